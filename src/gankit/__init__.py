@@ -1,0 +1,3 @@
+"""gankit: train, evaluate and diagnose Generative Adversarial Networks."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,148 @@
+"""`gankit train | sample | presets`: parse the command line, validate, call the library.
+
+Any `UserError` becomes one line on stderr and exit status 2; a diverged run exits with status 3
+after keeping its last good checkpoint. Nothing here does work the library could do itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import NoReturn, Sequence
+
+from gankit.errors import TrainingDiverged, UserError
+
+EXIT_USER_ERROR = 2
+EXIT_DIVERGED = 3
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit status 2) like every other bad input."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USER_ERROR, f"gankit: error: {message} (see {self.prog} --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="gankit", description="Train, evaluate and diagnose GANs.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = commands.add_parser("train", help="train a preset (or resume a run)")
+    source = train.add_mutually_exclusive_group()
+    source.add_argument("--preset", default=None, help="named recipe (see `gankit presets`); default toy-grid25")
+    source.add_argument("--config", type=Path, help="a YAML config file instead of a preset")
+    source.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a stopped run")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config value, e.g. --set objective.name=wgan-gp (repeatable)")
+    train.add_argument("--out", type=Path, help="run folder (default runs/<preset>-<time>)")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+
+    sample = commands.add_parser("sample", help="write samples from a trained run")
+    sample.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    sample.add_argument("-n", type=int, default=1000, help="number of samples (default 1000)")
+    sample.add_argument("--out", type=Path, required=True, help="output file: .npy, .csv or .png")
+    sample.add_argument("--step", type=int, help="checkpoint step (default: the latest)")
+    sample.add_argument("--seed", type=int, default=0, help="seed of the latent codes")
+    sample.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+
+    commands.add_parser("presets", help="list the presets")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "train":
+            return _train(args)
+        if args.command == "sample":
+            return _sample(args)
+        return _presets()
+    except UserError as exc:
+        print(f"gankit: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except TrainingDiverged as exc:
+        print(f"gankit: {exc}", file=sys.stderr)
+        return EXIT_DIVERGED
+    except KeyboardInterrupt:
+        print("gankit: interrupted; the last checkpoint is intact (resume with --resume)", file=sys.stderr)
+        return 130
+
+
+def _train(args: argparse.Namespace) -> int:
+    import time
+
+    from gankit import config as cfgmod
+    from gankit.train import run
+
+    if args.resume is not None:
+        if args.out is not None or args.overwrite:
+            raise UserError("--resume continues the run in RUN_DIR; it takes no --out or --overwrite")
+        if not run.is_run(args.resume):
+            raise UserError(f"{args.resume} is not a gankit run folder (no run.json and config.yaml)")
+        saved = cfgmod.load_yaml_file(args.resume / "config.yaml")
+        cfg = cfgmod.build_config(saved, args.set)
+        before = cfgmod.build_config(saved)
+        if cfg.fingerprint() != before.fingerprint():
+            raise UserError(
+                "on --resume only train.steps, train.device and log.* may change; "
+                f"changed: {', '.join(_changed_keys(before.to_dict(), cfg.to_dict()))}"
+            )
+        preset, out = None, args.resume
+    else:
+        preset = args.preset or ("" if args.config else "toy-grid25")
+        raw = cfgmod.load_yaml_file(args.config) if args.config else cfgmod.load_preset(preset)
+        cfg = cfgmod.build_config(raw, args.set)
+        name = preset or args.config.stem
+        out = args.out or Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        run.check_new_run_dir(out, args.overwrite)
+
+    device = run.pick_device(cfg.train.device)
+    dist = run.Distributed.from_environment(device)
+    try:
+        if args.resume is None:
+            dist.barrier()  # every rank has checked the folder before rank 0 creates it
+            if dist.is_main:
+                run.create_run_dir(out, cfg, preset or None, args.overwrite)
+            dist.barrier()
+        elif dist.is_main:
+            cfgmod.save_config(cfg, out / "config.yaml")  # new steps or logging settings
+        summary = run.train(cfg, out, dist, device, resume=args.resume is not None)
+    finally:
+        dist.close()
+    if dist.is_main:
+        print(summary)
+    return 0
+
+
+def _changed_keys(a: dict, b: dict, prefix: str = "") -> list[str]:
+    keys = []
+    for key in sorted(set(a) | set(b)):
+        left, right = a.get(key), b.get(key)
+        if isinstance(left, dict) and isinstance(right, dict):
+            keys += _changed_keys(left, right, f"{prefix}{key}.")
+        elif left != right:
+            keys.append(f"{prefix}{key}")
+    return keys
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from gankit.sample import sample_run
+
+    if args.n <= 0:
+        raise UserError(f"-n must be a positive number of samples, got {args.n}")
+    written = sample_run(args.run_dir, args.n, args.out, args.step, args.seed, args.overwrite)
+    print(f"wrote {args.n} samples to {written}")
+    return 0
+
+
+def _presets() -> int:
+    from gankit.config import build_config, load_preset, preset_names
+
+    for name in preset_names():
+        print(f"{name:16s} {build_config(load_preset(name)).description}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

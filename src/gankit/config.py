@@ -1,0 +1,401 @@
+"""The run configuration: a validated schema, named presets and dotted `--set` overrides.
+
+Why a strict schema: a typo in a preset or an override must stop the run with the key named and the
+nearest valid key suggested, never train silently with a default. Every model forbids extra keys.
+
+Why recipes: each objective comes with the optimizer and critic-step count of the paper that
+introduced it (WGAN: RMSProp and n_critic=5; WGAN-GP: Adam(1e-4, 0, 0.9) and n_critic=5). A preset
+that leaves `optim.g`, `optim.d` or `train.d_steps` unset gets the recipe of whichever objective is
+chosen, so `--set objective.name=wgan-gp` on a toy preset trains WGAN-GP as its paper did. A preset
+or override that names an optimizer keeps it.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+import typing
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from gankit.errors import UserError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------------------------------- data
+
+
+class Gaussian1DData(_Strict):
+    """A single 1-D Gaussian, the target of the GAN paper's Figure 1."""
+
+    name: Literal["gaussian-1d"]
+    mean: float = 4.0
+    std: float = Field(0.5, gt=0)
+
+
+class RingData(_Strict):
+    """`modes` Gaussians evenly spaced on a circle."""
+
+    name: Literal["ring"]
+    modes: int = Field(8, ge=2)
+    radius: float = Field(1.0, gt=0)
+    std: float = Field(0.01, gt=0)
+
+
+class GridData(_Strict):
+    """side × side Gaussians on a square grid centred at the origin."""
+
+    name: Literal["grid"]
+    side: int = Field(5, ge=2)
+    spacing: float = Field(2.0, gt=0)
+    std: float = Field(0.05, gt=0)
+
+
+class SwissRollData(_Strict):
+    """The 2-D Swiss roll (scikit-learn's `make_swiss_roll`, x and z coordinates), scaled."""
+
+    name: Literal["swissroll"]
+    noise: float = Field(0.25, ge=0)
+    scale: float = Field(0.2, gt=0)
+
+
+DataConfig = Annotated[
+    Union[Gaussian1DData, RingData, GridData, SwissRollData], Field(discriminator="name")
+]
+
+# ---------------------------------------------------------------------------------------- nets
+
+
+class MLPConfig(_Strict):
+    """A fully connected net; `maxout` uses `maxout_pieces` linear pieces per unit."""
+
+    kind: Literal["mlp"] = "mlp"
+    hidden: list[Annotated[int, Field(gt=0)]] = Field(default_factory=lambda: [128, 128])
+    activation: Literal["relu", "leaky_relu", "tanh", "maxout"] = "relu"
+    maxout_pieces: int = Field(2, ge=2)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    output: Literal["linear", "sigmoid"] = "linear"
+
+
+class ModelConfig(_Strict):
+    z_dim: int = Field(2, gt=0)
+    z_dist: Literal["normal", "uniform"] = "normal"
+    g: MLPConfig = Field(default_factory=MLPConfig)
+    d: MLPConfig = Field(default_factory=MLPConfig)
+
+    @model_validator(mode="after")
+    def _d_returns_logits(self) -> "ModelConfig":
+        if self.d.output != "linear":
+            raise ValueError("model.d.output must be linear: D returns logits, the losses apply the sigmoid")
+        return self
+
+
+# ----------------------------------------------------------------------------------- objective
+
+ObjectiveName = Literal["minimax", "non-saturating", "wgan", "wgan-gp", "hinge", "least-squares"]
+
+
+class ObjectiveConfig(_Strict):
+    """The loss pair; `clip` belongs to `wgan`, `gp_weight` to `wgan-gp`."""
+
+    name: ObjectiveName = "non-saturating"
+    clip: float | None = Field(None, gt=0)
+    gp_weight: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _options_belong_to_objective(self) -> "ObjectiveConfig":
+        if self.clip is not None and self.name != "wgan":
+            raise ValueError(f"objective.clip applies only to objective.name=wgan, not {self.name}")
+        if self.gp_weight is not None and self.name != "wgan-gp":
+            raise ValueError(
+                f"objective.gp_weight applies only to objective.name=wgan-gp, not {self.name}"
+            )
+        if self.name == "wgan" and self.clip is None:
+            self.clip = 0.01
+        if self.name == "wgan-gp" and self.gp_weight is None:
+            self.gp_weight = 10.0
+        return self
+
+
+class OptimizerConfig(_Strict):
+    name: Literal["adam", "sgd", "rmsprop"]
+    lr: float = Field(gt=0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    momentum: float = Field(0.0, ge=0.0, lt=1.0)
+    weight_decay: float = Field(0.0, ge=0.0)
+
+    @model_validator(mode="after")
+    def _betas_in_range(self) -> "OptimizerConfig":
+        if not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ValueError(f"betas must lie in [0, 1), got {list(self.betas)}")
+        return self
+
+
+class OptimConfig(_Strict):
+    g: OptimizerConfig
+    d: OptimizerConfig
+
+
+# ---------------------------------------------------------------------------------- training
+
+
+class TrainConfig(_Strict):
+    steps: int = Field(gt=0, description="generator updates")
+    batch_size: int = Field(256, gt=0, description="global batch, split evenly over ranks")
+    d_steps: int = Field(1, gt=0, description="k: discriminator updates per generator update")
+    ema: float | None = Field(None, gt=0.0, lt=1.0, description="decay of an EMA copy of G")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+class LogConfig(_Strict):
+    every: int = Field(100, gt=0, description="steps between scalar logs")
+    eval_every: int = Field(1000, gt=0, description="steps between metrics and sample plots")
+    eval_samples: int = Field(2500, ge=2500, description="generated samples per evaluation")
+    checkpoint_every: int = Field(1000, gt=0)
+    keep_checkpoints: int = Field(3, gt=0, description="latest checkpoints kept on disk")
+    collapse_drop: float = Field(
+        0.5, gt=0.0, lt=1.0, description="flag collapse when modes fall below this share of best"
+    )
+
+
+class RunConfig(_Strict):
+    description: str = ""
+    seed: int = 0
+    data: DataConfig
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    objective: ObjectiveConfig = Field(default_factory=ObjectiveConfig)
+    optim: OptimConfig
+    train: TrainConfig
+    log: LogConfig = Field(default_factory=LogConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def fingerprint(self) -> str:
+        """A hash of everything that changes the training math (not steps, logging or device)."""
+        math = self.to_dict()
+        for key in RESUMABLE_CHANGES:
+            section, _, field = key.partition(".")
+            if field in ("", "*"):
+                math.pop(section, None)
+            else:
+                math[section].pop(field, None)
+        blob = json.dumps(math, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+RESUMABLE_CHANGES = ("train.steps", "train.device", "log.*", "description")
+
+# ------------------------------------------------------------------------------------ recipes
+
+_ADAM_DCGAN = {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}
+RECIPES: dict[str, dict[str, Any]] = {
+    "minimax": {"optim": _ADAM_DCGAN, "d_steps": 1},
+    "non-saturating": {"optim": _ADAM_DCGAN, "d_steps": 1},
+    "hinge": {"optim": _ADAM_DCGAN, "d_steps": 1},
+    "least-squares": {"optim": _ADAM_DCGAN, "d_steps": 1},
+    # Arjovsky et al. 2017, Algorithm 1: RMSProp, lr 5e-5, c = 0.01, n_critic = 5.
+    "wgan": {"optim": {"name": "rmsprop", "lr": 5e-5}, "d_steps": 5},
+    # Gulrajani et al. 2017, Algorithm 1: Adam(1e-4, 0, 0.9), lambda = 10, n_critic = 5.
+    "wgan-gp": {"optim": {"name": "adam", "lr": 1e-4, "betas": [0.0, 0.9]}, "d_steps": 5},
+}
+
+
+def _fill_recipe(raw: dict[str, Any]) -> dict[str, Any]:
+    """Fill unset optimizers and `train.d_steps` from the chosen objective's recipe."""
+    raw = copy.deepcopy(raw)
+    objective = raw.get("objective") or {}
+    name = objective.get("name", ObjectiveConfig.model_fields["name"].default)
+    recipe = RECIPES.get(name)
+    if recipe is None:  # an unknown objective: let validation name it
+        return raw
+    optim = raw.setdefault("optim", {})
+    if isinstance(optim, dict):
+        for player in ("g", "d"):
+            block = optim.get(player)
+            if block is None:
+                optim[player] = copy.deepcopy(recipe["optim"])
+            elif isinstance(block, dict) and "name" not in block:
+                optim[player] = {**copy.deepcopy(recipe["optim"]), **block}
+    train = raw.get("train")
+    if isinstance(train, dict) and train.get("d_steps") is None:
+        train["d_steps"] = recipe["d_steps"]
+    return raw
+
+
+# ------------------------------------------------------------------------------------ presets
+
+
+def preset_names() -> list[str]:
+    folder = resources.files("gankit") / "presets"
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_preset(name: str) -> dict[str, Any]:
+    names = preset_names()
+    if name not in names:
+        raise UserError(f"unknown preset {name!r}{_suggest(name, names)}; known: {', '.join(names)}")
+    text = (resources.files("gankit") / "presets" / f"{name}.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def load_yaml_file(path: Path) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"config file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise UserError(f"config file {path} is not valid YAML: {_first_line(exc)}") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"config file {path} must hold a mapping of keys, not {type(raw).__name__}")
+    return raw
+
+
+# ---------------------------------------------------------------------------------- overrides
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`a.b.c=value` → (["a", "b", "c"], value parsed as YAML, so 3, 1e-3, [1, 2] and true work)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise UserError(f"--set expects key=value with a dotted key, got {text!r}")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else ""
+    except yaml.YAMLError:
+        parsed = value
+    return key.split("."), parsed
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    raw = copy.deepcopy(raw)
+    for text in overrides:
+        path, value = parse_override(text)
+        node = raw
+        for i, part in enumerate(path[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                where = ".".join(path[: i + 1])
+                raise UserError(f"--set {text}: {where} is a value, not a section")
+            node = child
+        node[path[-1]] = value
+    return raw
+
+
+def build_config(raw: dict[str, Any], overrides: list[str] = ()) -> RunConfig:
+    """Validate a preset (plus overrides) into a RunConfig, or raise a one-line UserError."""
+    raw = _fill_recipe(apply_overrides(raw, list(overrides)))
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise UserError(_describe(exc)) from None
+
+
+def config_from_run_file(path: Path) -> RunConfig:
+    return build_config(load_yaml_file(path))
+
+
+# ----------------------------------------------------------------------- error descriptions
+
+
+def _describe(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = [str(part) for part in err["loc"]]
+    shown = ".".join(_without_tags(loc))
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        options = _field_names(loc[:-1])
+        return f"config: unknown key {shown!r}{_suggest(loc[-1], options)}"
+    if kind == "missing":
+        return f"config: missing required key {shown!r}"
+    if kind == "union_tag_invalid":
+        tags = _union_tags(loc)
+        got = err.get("input", {}).get("name") if isinstance(err.get("input"), dict) else None
+        return f"config: unknown {shown}.name {got!r}{_suggest(str(got), tags)}; known: {', '.join(tags)}"
+    if kind == "literal_error":
+        allowed = err.get("ctx", {}).get("expected", "")
+        near = _suggest(str(err.get("input")), [a.strip(" '") for a in allowed.replace(" or ", ",").split(",")])
+        return f"config: {shown}: {err['input']!r} is not one of {allowed}{near}"
+    message = err["msg"].removeprefix("Value error, ")
+    where = f"{shown}: " if shown else ""
+    if "input" in err and kind != "value_error":
+        return f"config: {where}{message} (got {err['input']!r})"
+    return f"config: {where}{message}"
+
+
+def _model_at(loc: list[str]) -> type[BaseModel] | None:
+    """The pydantic model that owns the keys at `loc` (tag entries of unions included)."""
+    model: type[BaseModel] | None = RunConfig
+    i = 0
+    while model is not None and i < len(loc):
+        field = model.model_fields.get(loc[i])
+        if field is None:
+            return None
+        candidates = _models_in(field.annotation)
+        i += 1
+        if len(candidates) > 1 and i < len(loc):
+            tagged = {_tag_of(c): c for c in candidates}
+            model = tagged.get(loc[i])
+            i += 1
+        else:
+            model = candidates[0] if candidates else None
+    return model
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[type[BaseModel]] = []
+    for arg in typing.get_args(annotation):
+        found.extend(_models_in(arg))
+    return found
+
+
+def _tag_of(model: type[BaseModel]) -> str:
+    return typing.get_args(model.model_fields["name"].annotation)[0]
+
+
+def _field_names(loc: list[str]) -> list[str]:
+    model = _model_at(loc)
+    return list(model.model_fields) if model else []
+
+
+def _union_tags(loc: list[str]) -> list[str]:
+    field = RunConfig.model_fields.get(loc[0]) if loc else None
+    return [_tag_of(m) for m in _models_in(field.annotation)] if field else []
+
+
+def _without_tags(loc: list[str]) -> list[str]:
+    """Drop the union tag pydantic inserts into locations (`data.grid.std` → `data.std`)."""
+    shown = []
+    for i, part in enumerate(loc):
+        owner = RunConfig.model_fields.get(loc[0]) if i == 1 else None
+        if owner is not None and len(_models_in(owner.annotation)) > 1:
+            continue
+        shown.append(part)
+    return shown
+
+
+def _suggest(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.5)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def save_config(config: RunConfig, path: Path) -> None:
+    from gankit.train.files import atomic_write_text
+
+    atomic_write_text(path, yaml.safe_dump(config.to_dict(), sort_keys=False))

@@ -1,0 +1,85 @@
+"""Matplotlib drawings of a run (Agg backend: no display needed). Each function writes one PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from gankit.train.files import atomic_write_bytes  # noqa: E402
+
+
+def _save(fig: Any, path: Path) -> None:
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def scatter(path: Path, fake: np.ndarray, real: np.ndarray, centres: np.ndarray | None, title: str) -> None:
+    """Generated points over a cloud of real ones, with the mode centres marked."""
+    fig, ax = plt.subplots(figsize=(4.2, 4.2))
+    ax.scatter(real[:, 0], real[:, 1], s=2, c="#9bb7d4", alpha=0.5, label="real", linewidths=0)
+    ax.scatter(fake[:, 0], fake[:, 1], s=2, c="#d1495b", alpha=0.6, label="generated", linewidths=0)
+    if centres is not None:
+        ax.scatter(centres[:, 0], centres[:, 1], marker="x", s=30, c="black", label="modes")
+    span = np.concatenate([real, centres if centres is not None else real])
+    lo, hi = span.min(axis=0), span.max(axis=0)
+    pad = 0.15 * (hi - lo).max()
+    ax.set_xlim(lo[0] - pad, hi[0] + pad)
+    ax.set_ylim(lo[1] - pad, hi[1] + pad)
+    ax.set_aspect("equal")
+    ax.set_title(title, fontsize=9)
+    ax.legend(loc="upper right", fontsize=7, markerscale=3)
+    _save(fig, path)
+
+
+def figure1(path: Path, snapshots: list[dict[str, Any]]) -> None:
+    """Goodfellow et al. 2014, Figure 1, drawn from a run: p_data (black dots), p_g (green),
+    the learned D(x) (blue dashes) and the optimal D* = p_data / (p_data + p_g) (grey)."""
+    fig, axes = plt.subplots(1, len(snapshots), figsize=(3.2 * len(snapshots), 3), sharey=True)
+    for ax, snap, letter in zip(np.atleast_1d(axes), snapshots, "abcdefgh"):
+        x = np.asarray(snap["x"])
+        p_data, p_g = np.asarray(snap["p_data"]), np.asarray(snap["p_g"])
+        top = max(p_data.max(), p_g.max(), 1e-9)
+        ax.plot(x, p_data / top, "k:", lw=2, label="p_data")
+        ax.plot(x, p_g / top, "g-", lw=1.5, label="p_g")
+        ax.plot(x, snap["d"], "b--", lw=1.5, label="D(x)")
+        ax.plot(x, snap["d_star"], color="0.6", lw=1, label="D*(x)")
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_title(f"({letter}) step {snap['step']}", fontsize=9)
+        ax.set_xlabel("x")
+    np.atleast_1d(axes)[0].legend(fontsize=7, loc="upper left")
+    fig.suptitle("densities scaled to peak 1; D and D* on the same axis", fontsize=8)
+    _save(fig, path)
+
+
+def curves(path: Path, train: list[dict[str, Any]], evals: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
+    """Losses, mean D outputs and (when measured) the mode metrics against the step."""
+    eval_keys = [k for k in ("modes", "high_quality", "kl") if evals and k in evals[0]]
+    panels = 2 + len(eval_keys)
+    fig, axes = plt.subplots(1, panels, figsize=(3.6 * panels, 3))
+    steps = [row["step"] for row in train]
+    for key in ("d/loss", "g/loss"):
+        axes[0].plot(steps, [row.get(key, np.nan) for row in train], label=key)
+    axes[0].set_title("losses", fontsize=9)
+    for key in ("D(x)", "D(G(z))"):
+        axes[1].plot(steps, [row.get(key, np.nan) for row in train], label=key)
+    axes[1].set_title("mean D output", fontsize=9)
+    for ax, key in zip(axes[2:], eval_keys):
+        ax.plot([row["step"] for row in evals], [row[key] for row in evals], "o-", ms=3)
+        ax.set_title(key, fontsize=9)
+    for ax in axes:
+        ax.set_xlabel("step")
+        for event in events:
+            ax.axvline(event["step"], color="red", lw=0.8, alpha=0.6)
+    axes[0].legend(fontsize=7)
+    axes[1].legend(fontsize=7)
+    _save(fig, path)

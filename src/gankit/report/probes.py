@@ -1,0 +1,140 @@
+"""Probes: what is measured and drawn at each evaluation of a run.
+
+A probe looks at a batch of generated samples (always from the same fixed latent codes, so
+pictures are comparable across steps) and at D, and returns metrics, diagnoses and pictures. The
+run loop calls every probe the same way; which probes a run gets depends only on its data.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+import torch
+from torch import Tensor, nn
+
+from gankit.data.toy import DataSource, GaussianMixture
+from gankit.metrics.modes import mode_coverage
+from gankit.report import plots, spread_evenly
+from gankit.train.files import atomic_write_text
+
+
+@dataclass
+class ProbeResult:
+    metrics: dict[str, float] = field(default_factory=dict)
+    events: list[tuple[str, str]] = field(default_factory=list)  # (kind, message)
+    images: dict[str, Path] = field(default_factory=dict)  # TensorBoard tag -> PNG
+
+
+class Probe(Protocol):
+    def evaluate(self, step: int, fake: Tensor, d: nn.Module) -> ProbeResult: ...
+
+
+class ModeProbe:
+    """Modes captured, % high quality and KL (see `gankit.metrics.modes`), and collapse alerts.
+
+    A collapse is flagged when the modes captured fall below `drop` × the best count seen so far
+    in the run; it is flagged once per fall, and again only after the count has recovered.
+    """
+
+    def __init__(self, mixture: GaussianMixture, drop: float, history: list[dict]) -> None:
+        self.mixture = mixture
+        self.drop = drop
+        self.best = max((row.get("modes", 0.0) for row in history), default=0.0)
+        self.collapsed = bool(history) and history[-1].get("modes", 0.0) < drop * self.best
+
+    def evaluate(self, step: int, fake: Tensor, d: nn.Module) -> ProbeResult:
+        coverage = mode_coverage(fake, self.mixture.centres, self.mixture.std)
+        result = ProbeResult(metrics=coverage.as_metrics())
+        modes = coverage.modes_captured
+        falling = self.best >= 2 and modes < self.drop * self.best
+        if falling and not self.collapsed:
+            result.events.append(
+                ("collapse", f"mode collapse at step {step}: modes captured fell from "
+                 f"{self.best:.0f} to {modes} of {coverage.modes_total}")
+            )
+        self.collapsed = falling
+        self.best = max(self.best, float(modes))
+        return result
+
+
+class ScatterProbe:
+    """A scatter plot of generated points over real ones, saved as `samples/step-NNNNNNNN.png`."""
+
+    def __init__(self, source: DataSource, folder: Path, seed: int, n_real: int = 2500) -> None:
+        self.folder = folder
+        self.real = source.sample(n_real, torch.Generator().manual_seed(seed)).numpy()
+        self.centres = source.centres.numpy() if isinstance(source, GaussianMixture) else None
+
+    def evaluate(self, step: int, fake: Tensor, d: nn.Module) -> ProbeResult:
+        path = self.folder / f"step-{step:08d}.png"
+        plots.scatter(path, fake.cpu().numpy(), self.real, self.centres, f"step {step}")
+        return ProbeResult(images={"samples": path})
+
+
+class Figure1Probe:
+    """The GAN paper's Figure 1, drawn from this run: p_data, p_g, D(x) and D* along x.
+
+    p_g is a Gaussian kernel density estimate of the generated samples (Scott's bandwidth). D* =
+    p_data / (p_data + p_g) is the optimal discriminator for the current G (Proposition 1 of the
+    paper). Snapshots accumulate in `figure1.json` so that a resumed run keeps the early ones.
+    """
+
+    panels = 4
+
+    def __init__(self, target: GaussianMixture, run_dir: Path, to_unit: Callable[[Tensor], Tensor],
+                 resume_step: int) -> None:
+        self.target = target
+        self.to_unit = to_unit
+        self.json_path = run_dir / "figure1.json"
+        self.png_path = run_dir / "figure1.png"
+        old = json.loads(self.json_path.read_text()) if self.json_path.exists() else []
+        self.snapshots = [s for s in old if s["step"] <= resume_step]
+
+    @torch.no_grad()
+    def evaluate(self, step: int, fake: Tensor, d: nn.Module) -> ProbeResult:
+        fake = fake.float().cpu().flatten()
+        centre, std = float(self.target.centres[0, 0]), self.target.std
+        lo = min(centre - 4 * std, float(fake.quantile(0.01)) - std)
+        hi = max(centre + 4 * std, float(fake.quantile(0.99)) + std)
+        x = torch.linspace(lo, hi, 200)
+        p_data = self.target.density(x[:, None])
+        bandwidth = max(1.06 * float(fake.std()) * len(fake) ** -0.2, 1e-3)
+        kernel = torch.exp(-0.5 * ((x[:, None] - fake[None, :]) / bandwidth) ** 2)
+        p_g = kernel.mean(dim=1) / (bandwidth * math.sqrt(2 * math.pi))
+        device = next(d.parameters()).device
+        d_x = self.to_unit(d(x[:, None].to(device)).float().cpu())
+        self.snapshots.append({
+            "step": step,
+            "x": x.tolist(),
+            "p_data": p_data.tolist(),
+            "p_g": p_g.tolist(),
+            "d": d_x.tolist(),
+            "d_star": (p_data / (p_data + p_g).clamp_min(1e-12)).tolist(),
+        })
+        atomic_write_text(self.json_path, json.dumps(self.snapshots))
+        plots.figure1(self.png_path, spread_evenly(self.snapshots, self.panels))
+        return ProbeResult(images={"figure1": self.png_path})
+
+
+def build_probes(
+    source: DataSource,
+    run_dir: Path,
+    seed: int,
+    collapse_drop: float,
+    history: list[dict],
+    to_unit: Callable[[Tensor], Tensor],
+    resume_step: int,
+) -> list[Probe]:
+    """The probes that make sense for this data: modes for mixtures, pictures by dimension."""
+    probes: list[Probe] = []
+    if isinstance(source, GaussianMixture) and len(source.centres) > 1:
+        probes.append(ModeProbe(source, collapse_drop, history))
+    if source.dim == 2:
+        probes.append(ScatterProbe(source, run_dir / "samples", seed))
+    if source.dim == 1 and isinstance(source, GaussianMixture):
+        probes.append(Figure1Probe(source, run_dir, to_unit, resume_step))
+    return probes

@@ -1,0 +1,102 @@
+"""The Technique hooks: the training loop calls these and never names a technique.
+
+A technique overrides only the hooks it needs: extra loss terms for D or G, a transform of D's
+input (instance noise), an action after an optimizer step (weight clipping, averages). Techniques
+that keep tensors (an EMA of G, historical averages) return them from `state_dict` so checkpoints
+carry them and a resumed run continues exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from torch import Tensor, nn
+
+
+@dataclass
+class DContext:
+    """What a D-step hook may look at. `draw(*shape)` gives per-example uniform noise for this rank."""
+
+    d: nn.Module
+    real: Tensor
+    fake: Tensor
+    real_out: Tensor
+    fake_out: Tensor
+    step: int
+    draw: Callable[..., Tensor]
+
+
+@dataclass
+class GContext:
+    d: nn.Module
+    fake: Tensor
+    fake_out: Tensor
+    step: int
+
+
+class Technique:
+    """Base class with every hook a no-op; `name` keys its loss terms and checkpoint tensors."""
+
+    name = "technique"
+
+    def d_input(self, x: Tensor, step: int) -> Tensor:
+        return x
+
+    def d_terms(self, ctx: DContext) -> dict[str, Tensor]:
+        return {}
+
+    def g_terms(self, ctx: GContext) -> dict[str, Tensor]:
+        return {}
+
+    def after_d_step(self, d: nn.Module, step: int) -> None:
+        pass
+
+    def after_g_step(self, g: nn.Module, step: int) -> None:
+        pass
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        pass
+
+
+class TechniqueSet:
+    """Calls each hook of every technique in order, so the loop makes one call per hook."""
+
+    def __init__(self, techniques: list[Technique]) -> None:
+        names = [t.name for t in techniques]
+        if len(set(names)) != len(names):
+            raise ValueError(f"each technique may be used once, got {names}")
+        self.techniques = techniques
+
+    def d_input(self, x: Tensor, step: int) -> Tensor:
+        for t in self.techniques:
+            x = t.d_input(x, step)
+        return x
+
+    def d_terms(self, ctx: DContext) -> dict[str, Tensor]:
+        return {f"{t.name}/{k}": v for t in self.techniques for k, v in t.d_terms(ctx).items()}
+
+    def g_terms(self, ctx: GContext) -> dict[str, Tensor]:
+        return {f"{t.name}/{k}": v for t in self.techniques for k, v in t.g_terms(ctx).items()}
+
+    def after_d_step(self, d: nn.Module, step: int) -> None:
+        for t in self.techniques:
+            t.after_d_step(d, step)
+
+    def after_g_step(self, g: nn.Module, step: int) -> None:
+        for t in self.techniques:
+            t.after_g_step(g, step)
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return {f"{t.name}.{k}": v for t in self.techniques for k, v in t.state_dict().items()}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        for t in self.techniques:
+            prefix = f"{t.name}."
+            t.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+
+    def find(self, name: str) -> Technique | None:
+        return next((t for t in self.techniques if t.name == name), None)

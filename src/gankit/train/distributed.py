@@ -1,0 +1,82 @@
+"""Data parallelism over processes started by torchrun, without the DistributedDataParallel wrapper.
+
+Why not `nn.parallel.DistributedDataParallel`: a GAN update calls D several times before one
+backward (real batch, fake batch, the gradient penalty's interpolates with a double backward), and
+DDP's reducer expects each parameter's gradient to become ready once per backward. So, as
+StyleGAN2-ADA does, each update averages its gradients with one all-reduce of a flat buffer, and
+the initial weights are broadcast from rank 0. The effect is the same as DDP's: every rank holds
+identical weights and takes the same optimizer step on the gradient of the global batch.
+
+A single process (no WORLD_SIZE in the environment) needs no process group at all.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+
+
+@dataclass(frozen=True)
+class Distributed:
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def from_environment(cls, device: torch.device) -> "Distributed":
+        world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        if world_size == 1:
+            return cls()
+        if not dist.is_initialized():
+            backend = "nccl" if device.type == "cuda" else "gloo"
+            dist.init_process_group(backend, timeout=datetime.timedelta(minutes=10))
+        return cls(dist.get_rank(), dist.get_world_size())
+
+    def broadcast_parameters(self, module: nn.Module) -> None:
+        if self.world_size > 1:
+            for tensor in list(module.parameters()) + list(module.buffers()):
+                dist.broadcast(tensor.data, src=0)
+
+    def average_gradients(self, module: nn.Module) -> None:
+        if self.world_size == 1:
+            return
+        grads = [p.grad for p in module.parameters() if p.grad is not None]
+        flat = torch.cat([g.flatten() for g in grads])
+        dist.all_reduce(flat)
+        flat /= self.world_size
+        offset = 0
+        for g in grads:
+            g.copy_(flat[offset : offset + g.numel()].view_as(g))
+            offset += g.numel()
+
+    def mean(self, values: Tensor) -> Tensor:
+        """The average of `values` over ranks (for logged scalars)."""
+        if self.world_size > 1:
+            values = values.clone()
+            dist.all_reduce(values)
+            values /= self.world_size
+        return values
+
+    def gather(self, tensor: Tensor) -> list[Tensor]:
+        """Every rank's copy of a same-shaped tensor, in rank order."""
+        if self.world_size == 1:
+            return [tensor]
+        out = [torch.empty_like(tensor) for _ in range(self.world_size)]
+        dist.all_gather(out, tensor)
+        return out
+
+    def barrier(self) -> None:
+        if self.world_size > 1:
+            dist.barrier()
+
+    def close(self) -> None:
+        if self.world_size > 1 and dist.is_initialized():
+            dist.destroy_process_group()

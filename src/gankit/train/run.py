@@ -1,0 +1,236 @@
+"""A training run, top to bottom: build everything from the config, loop, log, evaluate, save.
+
+The loop itself names no objective, technique or data set: those plug in through the Trainer, the
+Technique hooks and the probes. Read `train` from top to bottom to see a whole run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import time
+from pathlib import Path
+import torch
+from torch import Tensor, nn
+
+import gankit
+from gankit.config import RunConfig, save_config
+from gankit.data import make_source
+from gankit.errors import TrainingDiverged, UserError
+from gankit.nets import build_nets
+from gankit.objectives import build_objective
+from gankit.report.html import read_metrics, write_report
+from gankit.report.probes import build_probes
+from gankit.techniques.base import TechniqueSet
+from gankit.techniques.ema import GeneratorEMA
+from gankit.train import checkpoint
+from gankit.train.batches import BatchStream, draw_latent
+from gankit.train.distributed import Distributed
+from gankit.train.files import atomic_write_text
+from gankit.train.logger import RunLogger
+from gankit.train.optim import make_optimizer
+from gankit.train.trainer import Trainer
+
+RUN_MARKER = "run.json"
+
+
+# --------------------------------------------------------------------------------- run folder
+
+
+def is_run(path: Path) -> bool:
+    return (Path(path) / RUN_MARKER).is_file() and (Path(path) / "config.yaml").is_file()
+
+
+def check_new_run_dir(out: Path, overwrite: bool) -> None:
+    """Refuse to write into an existing, non-empty folder unless asked to replace it."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise UserError(f"run folder {out} already exists and is not empty (pass --overwrite to replace it)")
+
+
+def create_run_dir(out: Path, cfg: RunConfig, preset: str | None, overwrite: bool) -> None:
+    if overwrite and out.is_dir():
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, out / "config.yaml")
+    info = {
+        "preset": preset,
+        "description": cfg.description,
+        "gankit": gankit.__version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+    }
+    atomic_write_text(out / RUN_MARKER, json.dumps(info, indent=2))
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("train.device=cuda but no CUDA device is available (use auto or cpu)")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and "LOCAL_RANK" in os.environ:
+        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    return torch.device(name)
+
+
+# --------------------------------------------------------------------------------- assembling
+
+
+def build_trainer(cfg: RunConfig, dist: Distributed, device: torch.device) -> Trainer:
+    source = make_source(cfg.data)
+    g, d = build_nets(cfg.model, source.dim, cfg.seed)
+    g, d = g.to(device), d.to(device)
+    dist.broadcast_parameters(g)
+    dist.broadcast_parameters(d)
+    objective, penalties = build_objective(cfg.objective)
+    extras = [GeneratorEMA(g, cfg.train.ema)] if cfg.train.ema else []
+    batches = BatchStream(
+        cfg.train.batch_size, dist.rank, dist.world_size, cfg.seed + 1, device,
+        cfg.model.z_dim, cfg.model.z_dist,
+    )
+    torch.manual_seed(cfg.seed + 2 + dist.rank)  # the global RNG drives dropout only
+    return Trainer(
+        g, d,
+        make_optimizer(cfg.optim.g, g.parameters()),
+        make_optimizer(cfg.optim.d, d.parameters()),
+        objective, TechniqueSet(penalties + extras), source, batches, cfg.train.d_steps, dist,
+    )
+
+
+def sampling_generator(trainer: Trainer) -> nn.Module:
+    """The generator to sample from: the EMA copy when the run keeps one."""
+    ema = trainer.techniques.find("ema")
+    return ema.average if ema is not None else trainer.g
+
+
+@torch.no_grad()
+def generate(g: nn.Module, n: int, z_dim: int, z_dist: str, seed: int, batch: int = 10_000) -> Tensor:
+    """n samples from fixed latent codes (seeded), in eval mode, without touching any run RNG."""
+    was_training = g.training
+    g.eval()
+    z = draw_latent(n, z_dim, z_dist, torch.Generator().manual_seed(seed))
+    device = next(g.parameters()).device
+    out = torch.cat([g(chunk.to(device)).float().cpu() for chunk in z.split(batch)])
+    g.train(was_training)
+    return out
+
+
+def restore(trainer: Trainer, run_dir: Path, cfg: RunConfig) -> None:
+    ckpt = checkpoint.load(run_dir)
+    if ckpt.state.get("fingerprint") != cfg.fingerprint():
+        raise UserError(f"checkpoint {ckpt.path} was made with a different configuration")
+    try:
+        trainer.load_state(ckpt.tensors, ckpt.state)
+    except (KeyError, RuntimeError, ValueError) as exc:
+        raise UserError(f"checkpoint {ckpt.path} does not fit this run: {str(exc).splitlines()[0]}") from None
+
+
+def _forget_after(run_dir: Path, step: int) -> None:
+    """Drop metric lines logged after the checkpoint we resume from: that stretch is replayed."""
+    path = run_dir / "metrics.jsonl"
+    if path.exists():
+        rows = [r for r in read_metrics(run_dir) if r["step"] <= step]
+        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
+
+
+# ----------------------------------------------------------------------------------- the loop
+
+
+def train(cfg: RunConfig, run_dir: Path, dist: Distributed, device: torch.device, resume: bool) -> str:
+    """Train until `cfg.train.steps`; returns a one-line summary. Raises TrainingDiverged."""
+    trainer = build_trainer(cfg, dist, device)
+    if resume:
+        restore(trainer, run_dir, cfg)
+        if dist.is_main:
+            _forget_after(run_dir, trainer.step)
+    dist.barrier()
+    history = [r for r in read_metrics(run_dir) if r["kind"] == "eval"]
+    probes = build_probes(
+        trainer.source, run_dir, cfg.seed, cfg.log.collapse_drop, history,
+        to_unit=torch.sigmoid if trainer.objective.outputs_probability else _min_max, resume_step=trainer.step,
+    ) if dist.is_main else []
+    log = RunLogger(run_dir, cfg.train.steps, trainer.step, enabled=dist.is_main)
+    sums: dict[str, Tensor] = {}
+    steps_in_sums = 0
+
+    def evaluate() -> None:
+        if not dist.is_main:
+            return
+        g = sampling_generator(trainer)
+        fake = generate(g, cfg.log.eval_samples, cfg.model.z_dim, cfg.model.z_dist, cfg.seed + 3)
+        trainer.d.eval()
+        metrics: dict[str, float] = {}
+        for probe in probes:
+            result = probe.evaluate(trainer.step, fake, trainer.d)
+            metrics.update(result.metrics)
+            for kind, message in result.events:
+                log.event(trainer.step, kind, message)
+            for tag, path in result.images.items():
+                log.image(tag, trainer.step, path)
+        trainer.d.train()
+        if metrics:
+            log.eval_scalars(trainer.step, metrics)
+
+    def flush() -> None:
+        """Average the scalars gathered since the last flush (one host sync); stop on NaN/inf."""
+        nonlocal sums, steps_in_sums
+        if not steps_in_sums:
+            return
+        keys = sorted(sums)
+        means = dist.mean(torch.stack([sums[k] for k in keys]) / steps_in_sums).tolist()
+        sums, steps_in_sums = {}, 0
+        values = dict(zip(keys, means))
+        bad = [k for k, v in values.items() if not math.isfinite(v)]
+        if bad:
+            last = checkpoint.list_steps(run_dir)
+            kept = f"last good checkpoint: step {last[-1]}" if last else "no checkpoint was saved"
+            message = f"training diverged: non-finite {', '.join(bad)} by step {trainer.step}; {kept}"
+            log.event(trainer.step, "divergence", message)
+            raise TrainingDiverged(message)
+        log.train_scalars(trainer.step, values)
+
+    def save() -> None:
+        tensors, state = trainer.state()  # collective: every rank takes part
+        if dist.is_main:
+            state.update(fingerprint=cfg.fingerprint(), gankit=gankit.__version__, torch=torch.__version__)
+            checkpoint.save(run_dir, trainer.step, tensors, state)
+            checkpoint.prune(run_dir, cfg.log.keep_checkpoints)
+
+    status = "finished"
+    try:
+        if trainer.step == 0:
+            evaluate()
+        while trainer.step < cfg.train.steps:
+            stats = trainer.train_step()
+            for key, value in stats.items():
+                sums[key] = sums[key] + value if key in sums else value.clone()
+            steps_in_sums += 1
+            step, last = trainer.step, trainer.step == cfg.train.steps
+            if step % cfg.log.every == 0 or step % cfg.log.checkpoint_every == 0 or last:
+                flush()
+            if step % cfg.log.eval_every == 0 or last:
+                evaluate()
+            if step % cfg.log.checkpoint_every == 0 or last:
+                save()
+    except TrainingDiverged:
+        status = "diverged (see Diagnoses)"
+        raise
+    except KeyboardInterrupt:
+        status = f"interrupted at step {trainer.step}"
+        raise
+    finally:
+        log.close()
+        if dist.is_main and (run_dir / "metrics.jsonl").exists():
+            write_report(run_dir, status)
+    return f"trained to step {trainer.step}; report: {run_dir / 'report.html'}"
+
+
+def _min_max(values: Tensor) -> Tensor:
+    """Critic values mapped onto [0, 1] so they can share Figure 1's axis with densities."""
+    return (values - values.min()) / (values.max() - values.min()).clamp_min(1e-12)

@@ -1,0 +1,123 @@
+"""The Trainer: one GAN step — k discriminator updates, then one generator update.
+
+Each update is the objective's loss plus whatever loss terms the techniques add; techniques also
+transform D's input and act after optimizer steps. The step never reads a value back to the host:
+it returns detached scalar tensors that the run loop gathers every `log.every` steps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from gankit.data.toy import DataSource
+from gankit.objectives.losses import Objective
+from gankit.techniques.base import DContext, GContext, TechniqueSet
+from gankit.train.batches import BatchStream
+from gankit.train.distributed import Distributed
+from gankit.train.optim import join_state, split_state
+
+
+class Trainer:
+    def __init__(
+        self,
+        g: nn.Module,
+        d: nn.Module,
+        opt_g: torch.optim.Optimizer,
+        opt_d: torch.optim.Optimizer,
+        objective: Objective,
+        techniques: TechniqueSet,
+        source: DataSource,
+        batches: BatchStream,
+        d_steps: int,
+        dist: Distributed,
+    ) -> None:
+        self.g, self.d = g, d
+        self.opt_g, self.opt_d = opt_g, opt_d
+        self.objective = objective
+        self.techniques = techniques
+        self.source = source
+        self.batches = batches
+        self.d_steps = d_steps
+        self.dist = dist
+        self.step = 0
+
+    def _d_update(self) -> dict[str, Tensor]:
+        real = self.techniques.d_input(self.batches.real(self.source), self.step)
+        with torch.no_grad():
+            fake = self.g(self.batches.latent())
+        fake = self.techniques.d_input(fake, self.step)
+        real_out, fake_out = self.d(real), self.d(fake)
+        ctx = DContext(self.d, real, fake, real_out, fake_out, self.step, self.batches.uniform)
+        terms = {"loss": self.objective.d_loss(real_out, fake_out), **self.techniques.d_terms(ctx)}
+        self._descend(self.opt_d, self.d, sum(terms.values()))
+        self.techniques.after_d_step(self.d, self.step)
+        return {
+            **{f"d/{k}": v.detach() for k, v in terms.items()},
+            "D(x)": self._as_reported(real_out),
+            "D(G(z))": self._as_reported(fake_out),
+        }
+
+    def _g_update(self) -> dict[str, Tensor]:
+        fake = self.g(self.batches.latent())
+        fake_out = self.d(self.techniques.d_input(fake, self.step))
+        ctx = GContext(self.d, fake, fake_out, self.step)
+        terms = {"loss": self.objective.g_loss(fake_out), **self.techniques.g_terms(ctx)}
+        self._descend(self.opt_g, self.g, sum(terms.values()))
+        self.techniques.after_g_step(self.g, self.step)
+        return {f"g/{k}": v.detach() for k, v in terms.items()}
+
+    def _descend(self, opt: torch.optim.Optimizer, net: nn.Module, loss: Tensor) -> None:
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.dist.average_gradients(net)
+        opt.step()
+
+    def _as_reported(self, out: Tensor) -> Tensor:
+        """Mean D output: a probability for the log-loss objectives, the raw critic value otherwise."""
+        out = out.detach().float()
+        return (torch.sigmoid(out) if self.objective.outputs_probability else out).mean()
+
+    def train_step(self) -> dict[str, Tensor]:
+        """One step; returns detached scalars (the last D update's, and the G update's)."""
+        self.d.requires_grad_(True)
+        for _ in range(self.d_steps):
+            stats = self._d_update()
+        self.d.requires_grad_(False)
+        stats.update(self._g_update())
+        self.step += 1
+        return stats
+
+    # ------------------------------------------------------------------------ checkpoint state
+
+    def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        """Everything a resumed run needs: nets, optimizers, techniques and every random stream."""
+        tensors: dict[str, Tensor] = {}
+        tensors.update({f"g.{k}": v for k, v in self.g.state_dict().items()})
+        tensors.update({f"d.{k}": v for k, v in self.d.state_dict().items()})
+        tensors.update({f"technique.{k}": v for k, v in self.techniques.state_dict().items()})
+        opt_g, plain_g = split_state(self.opt_g, "opt_g")
+        opt_d, plain_d = split_state(self.opt_d, "opt_d")
+        tensors.update(opt_g)
+        tensors.update(opt_d)
+        tensors["rng.batches"] = self.batches.get_state()
+        # The global torch RNG drives dropout; it differs per rank, so keep every rank's.
+        for rank, state in enumerate(self.dist.gather(torch.get_rng_state())):
+            tensors[f"rng.torch.rank{rank}"] = state
+        return tensors, {"step": self.step, "opt_g": plain_g, "opt_d": plain_d}
+
+    def load_state(self, tensors: dict[str, Tensor], plain: dict[str, Any]) -> None:
+        self.g.load_state_dict(_section(tensors, "g."))
+        self.d.load_state_dict(_section(tensors, "d."))
+        self.techniques.load_state_dict(_section(tensors, "technique."))
+        join_state(self.opt_g, tensors, plain["opt_g"], "opt_g")
+        join_state(self.opt_d, tensors, plain["opt_d"], "opt_d")
+        self.batches.set_state(tensors["rng.batches"])
+        torch.set_rng_state(tensors[f"rng.torch.rank{self.dist.rank}"])
+        self.step = int(plain["step"])
+
+
+def _section(tensors: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
