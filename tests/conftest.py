@@ -1,0 +1,52 @@
+"""Shared fixtures: tiny configs that train in well under a second, and a CLI runner."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from gankit.cli import main
+
+# Tests share 2 cores with each other's subprocesses: one intra-op thread avoids oversubscription.
+torch.set_num_threads(1)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+TINY = [
+    "model.g.hidden=[16, 16]",
+    "model.d.hidden=[16, 16]",
+    "train.steps=12",
+    "train.batch_size=32",
+    "log.every=4",
+    "log.eval_every=6",
+    "log.checkpoint_every=6",
+]
+
+
+def tiny_args(*extra: str) -> list[str]:
+    args: list[str] = []
+    for item in [*TINY, *extra]:
+        args += ["--set", item]
+    return args
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run `gankit ...` in-process; returns (exit status, stdout, stderr)."""
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main([str(a) for a in argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture
+def trained_run(tmp_path: Path, cli) -> Path:
+    run_dir = tmp_path / "run"
+    code, _, err = cli("train", "--preset", "toy-grid25", "--out", run_dir, *tiny_args())
+    assert code == 0, err
+    return run_dir

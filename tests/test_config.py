@@ -1,0 +1,100 @@
+"""The config system: presets, overrides, recipes and one-line errors naming the problem."""
+
+from __future__ import annotations
+
+import pytest
+
+from gankit.config import build_config, load_preset, preset_names
+from gankit.errors import UserError
+
+
+def _error(preset: str, *overrides: str) -> str:
+    with pytest.raises(UserError) as info:
+        build_config(load_preset(preset), list(overrides))
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_every_preset_validates_with_every_objective():
+    for name in preset_names():
+        for objective in ("minimax", "non-saturating", "wgan", "wgan-gp", "hinge", "least-squares"):
+            if name == "goodfellow-1d":
+                continue  # its SGD recipe is the paper's, checked below
+            cfg = build_config(load_preset(name), [f"objective.name={objective}"])
+            assert cfg.objective.name == objective
+
+
+def test_presets_required_by_the_issue_exist():
+    assert {"goodfellow-1d", "toy-ring8", "toy-grid25", "toy-swissroll"} <= set(preset_names())
+
+
+def test_objective_recipes_fill_unset_optimizers():
+    wgan = build_config(load_preset("toy-grid25"), ["objective.name=wgan"])
+    assert wgan.optim.d.name == "rmsprop" and wgan.optim.d.lr == 5e-5
+    assert wgan.train.d_steps == 5 and wgan.objective.clip == 0.01
+    gp = build_config(load_preset("toy-grid25"), ["objective.name=wgan-gp"])
+    assert gp.optim.g.name == "adam" and gp.optim.g.lr == 1e-4 and gp.optim.g.betas == (0.0, 0.9)
+    assert gp.objective.gp_weight == 10.0 and gp.train.d_steps == 5
+
+
+def test_partial_optimizer_override_keeps_the_recipe_for_the_rest():
+    cfg = build_config(load_preset("toy-grid25"), ["objective.name=wgan-gp", "optim.d.lr=3e-4"])
+    assert cfg.optim.d.name == "adam" and cfg.optim.d.lr == 3e-4 and cfg.optim.d.betas == (0.0, 0.9)
+
+
+def test_goodfellow_preset_keeps_its_sgd_and_k():
+    cfg = build_config(load_preset("goodfellow-1d"), ["train.d_steps=3"])
+    assert cfg.optim.d.name == "sgd" and cfg.optim.d.momentum > 0 and cfg.train.d_steps == 3
+    assert cfg.objective.name == "minimax"
+
+
+def test_override_values_parse_as_yaml():
+    cfg = build_config(load_preset("toy-ring8"), ["model.g.hidden=[8, 4]", "optim.g.lr=1e-3", "train.ema=0.99"])
+    assert cfg.model.g.hidden == [8, 4] and cfg.optim.g.lr == 1e-3 and cfg.train.ema == 0.99
+
+
+def test_unknown_preset_suggests_nearest():
+    with pytest.raises(UserError, match=r"unknown preset 'toy-grid52'.*did you mean 'toy-grid25'"):
+        load_preset("toy-grid52")
+
+
+def test_unknown_key_suggests_nearest():
+    assert "did you mean 'steps'" in _error("toy-grid25", "train.stesp=10")
+    assert "unknown key 'train.stesp'" in _error("toy-grid25", "train.stesp=10")
+
+
+def test_unknown_key_inside_data_section_suggests_from_that_source():
+    message = _error("toy-grid25", "data.spacng=3")
+    assert "unknown key 'data.spacng'" in message and "did you mean 'spacing'" in message
+
+
+def test_unknown_objective_suggests_nearest():
+    message = _error("toy-grid25", "objective.name=wgan-pg")
+    assert "objective.name" in message and "wgan-gp" in message
+
+
+def test_unknown_data_source_is_named():
+    message = _error("toy-grid25", "data.name=grid3d")
+    assert "grid3d" in message and "grid" in message
+
+
+def test_wrong_type_and_out_of_range_values():
+    assert "train.steps" in _error("toy-grid25", "train.steps=many")
+    assert "train.batch_size" in _error("toy-grid25", "train.batch_size=0")
+    assert "data.std" in _error("toy-grid25", "data.std=-1")
+    assert "log.eval_samples" in _error("toy-grid25", "log.eval_samples=100")
+    assert "betas" in _error("toy-grid25", "optim.g.betas=[1.5, 0.9]")
+
+
+def test_objective_options_that_make_no_sense_are_refused():
+    assert "objective.clip applies only to objective.name=wgan" in _error(
+        "toy-grid25", "objective.clip=0.05"
+    )
+    assert "gp_weight applies only" in _error("toy-grid25", "objective.name=hinge", "objective.gp_weight=1")
+    assert "D returns logits" in _error("toy-grid25", "model.d.output=sigmoid")
+
+
+def test_malformed_override():
+    assert "key=value" in _error("toy-grid25", "train.steps")
+    assert "is a value, not a section" in _error("toy-grid25", "seed.x=1")

@@ -1,0 +1,68 @@
+"""`--resume` continues a run exactly: N steps then N more equal 2N straight through, bit for bit."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gankit.train import checkpoint
+from tests.conftest import tiny_args
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        # Dropout (the global RNG) and an EMA generator (technique state) under the default loss.
+        ["model.d.dropout=0.2", "train.ema=0.9"],
+        # The gradient penalty draws per-example noise from the batch stream; n_critic = 5.
+        ["objective.name=wgan-gp"],
+        # The 2014 recipe: SGD with momentum, k = 2, maxout D.
+        ["objective.name=minimax", "optim.d.name=sgd", "optim.d.lr=0.05", "optim.d.momentum=0.5",
+         "train.d_steps=2", "model.d.activation=maxout"],
+    ],
+    ids=["dropout-ema", "wgan-gp", "sgd-maxout"],
+)
+def test_resume_matches_an_uninterrupted_run(tmp_path, cli, extra):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert cli("train", "--preset", "toy-ring8", "--out", straight, *tiny_args(*extra))[0] == 0
+    assert cli("train", "--preset", "toy-ring8", "--out", split, *tiny_args(*extra, "train.steps=6"))[0] == 0
+    assert checkpoint.list_steps(split) == [6]
+    code, _, err = cli("train", "--resume", split, "--set", "train.steps=12")
+    assert code == 0, err
+
+    a, b = checkpoint.load(straight), checkpoint.load(split)
+    assert a.step == b.step == 12
+    assert a.tensors.keys() == b.tensors.keys()
+    different = [k for k in a.tensors if not torch.equal(a.tensors[k], b.tensors[k])]
+    assert different == []
+    assert any(k.startswith("opt_d.state.") for k in a.tensors)
+
+
+def test_resume_refuses_to_change_the_training_math(trained_run, cli):
+    code, _, err = cli("train", "--resume", trained_run, "--set", "model.g.hidden=[32]")
+    assert code == 2
+    assert "only train.steps, train.device and log.* may change" in err and "model.g.hidden" in err
+
+
+def test_resume_of_a_finished_run_trains_nothing(trained_run, cli):
+    before = checkpoint.load(trained_run)
+    code, out, _ = cli("train", "--resume", trained_run)
+    assert code == 0 and "step 12" in out
+    after = checkpoint.load(trained_run)
+    assert all(torch.equal(before.tensors[k], after.tensors[k]) for k in before.tensors)
+
+
+def test_resume_needs_a_run_folder(tmp_path, cli):
+    code, _, err = cli("train", "--resume", tmp_path)
+    assert code == 2 and "not a gankit run folder" in err
+
+
+def test_resume_after_the_metrics_log_keeps_one_line_per_step(tmp_path, cli):
+    run = tmp_path / "run"
+    cli("train", "--preset", "toy-ring8", "--out", run, *tiny_args("train.steps=6"))
+    cli("train", "--resume", run, "--set", "train.steps=12")
+    import json
+
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()
+             if json.loads(line)["kind"] == "train"]
+    assert steps == sorted(set(steps)) and steps[-1] == 12
