@@ -37,7 +37,10 @@ def cli(capsys):
     """Run `gankit ...` in-process; returns (exit status, stdout, stderr)."""
 
     def run(*argv: str) -> tuple[int, str, str]:
-        code = main([str(a) for a in argv])
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as exc:  # argparse's own exits
+            code = exc.code
         out, err = capsys.readouterr()
         return code, out, err
 

@@ -1,0 +1,175 @@
+"""The command line end to end: train, report, sample, and one clear line for every bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from gankit.train import checkpoint
+from tests.conftest import tiny_args
+
+
+def test_train_writes_a_complete_run_folder(trained_run):
+    for name in ("config.yaml", "run.json", "metrics.jsonl", "report.html", "curves.png"):
+        assert (trained_run / name).is_file(), name
+    assert list((trained_run / "events").glob("events.out.tfevents.*"))
+    assert sorted(p.name for p in (trained_run / "samples").iterdir()) == [
+        "step-00000000.png", "step-00000006.png", "step-00000012.png"]
+    rows = [json.loads(line) for line in (trained_run / "metrics.jsonl").read_text().splitlines()]
+    train = [r for r in rows if r["kind"] == "train"]
+    evals = [r for r in rows if r["kind"] == "eval"]
+    assert [r["step"] for r in train] == [4, 6, 8, 12]
+    assert {"d/loss", "g/loss", "D(x)", "D(G(z))", "ms_per_step"} <= train[0].keys()
+    assert [r["step"] for r in evals] == [0, 6, 12]
+    assert {"modes", "high_quality", "kl"} <= evals[0].keys()
+    report = (trained_run / "report.html").read_text()
+    assert "samples/step-00000012.png" in report and "modes" in report and "finished" in report
+
+
+def test_sample_writes_the_requested_samples(trained_run, tmp_path, cli):
+    out = tmp_path / "s.npy"
+    code, stdout, err = cli("sample", trained_run, "-n", 2500, "--out", out)
+    assert code == 0, err
+    samples = np.load(out)
+    assert samples.shape == (2500, 2) and samples.dtype == np.float32 and np.isfinite(samples).all()
+    again = tmp_path / "again.npy"
+    cli("sample", trained_run, "-n", 2500, "--out", again, "--step", 6)
+    assert not np.array_equal(np.load(again), samples)  # step 6 differs from step 12
+    assert cli("sample", trained_run, "-n", 10, "--out", tmp_path / "s.csv")[0] == 0
+    assert (tmp_path / "s.csv").read_text().splitlines()[0] == "x0,x1"
+    assert cli("sample", trained_run, "-n", 500, "--out", tmp_path / "s.png")[0] == 0
+
+
+def test_sample_uses_the_ema_generator_when_kept(tmp_path, cli):
+    run = tmp_path / "ema"
+    cli("train", "--preset", "toy-ring8", "--out", run, *tiny_args("train.ema=0.5"))
+    ckpt = checkpoint.load(run)
+    assert any(k.startswith("technique.ema.") for k in ckpt.tensors)
+    import torch
+
+    from gankit.config import build_config, load_yaml_file
+    from gankit.nets import build_nets
+    from gankit.train.run import generate
+
+    cfg = build_config(load_yaml_file(run / "config.yaml"))
+    g, _ = build_nets(cfg.model, 2, cfg.seed)
+    g.load_state_dict({k[len("technique.ema."):]: v for k, v in ckpt.tensors.items() if k.startswith("technique.ema.")})
+    cli("sample", run, "-n", 50, "--out", tmp_path / "e.npy", "--seed", 3)
+    assert np.allclose(np.load(tmp_path / "e.npy"), generate(g, 50, 2, "normal", 3).numpy())
+    del torch
+
+
+def test_goodfellow_1d_draws_figure1(tmp_path, cli):
+    run = tmp_path / "g1"
+    code, _, err = cli("train", "--preset", "goodfellow-1d", "--out", run,
+                       *tiny_args("model.z_dim=1", "log.eval_every=3"))
+    assert code == 0, err
+    snapshots = json.loads((run / "figure1.json").read_text())
+    assert [s["step"] for s in snapshots] == [0, 3, 6, 9, 12]
+    first = snapshots[0]
+    assert {"x", "p_data", "p_g", "d", "d_star"} <= first.keys()
+    d_star = np.array(first["d_star"])
+    assert ((0 <= d_star) & (d_star <= 1)).all()
+    assert "figure1.png" in (run / "report.html").read_text()
+
+
+def test_existing_run_folder_is_never_overwritten(trained_run, cli):
+    before = (trained_run / "metrics.jsonl").read_text()
+    code, _, err = cli("train", "--preset", "toy-grid25", "--out", trained_run, *tiny_args())
+    assert code == 2 and "already exists" in err and "--overwrite" in err
+    assert (trained_run / "metrics.jsonl").read_text() == before
+    code, _, _ = cli("train", "--preset", "toy-ring8", "--out", trained_run, "--overwrite", *tiny_args())
+    assert code == 0 and "ring" in (trained_run / "config.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["train", "--preset", "toy-grd25"], "did you mean 'toy-grid25'"),
+        (["train", "--set", "train.stepz=3"], "unknown key 'train.stepz' (did you mean 'steps'?)"),
+        (["train", "--set", "train.steps=-3"], "train.steps"),
+        (["train", "--set", "objective.name=hinge", "--set", "objective.clip=0.1"], "objective.clip applies only"),
+        (["train", "--config", "/nonexistent.yaml"], "config file not found"),
+        (["train", "--bogus"], "unrecognized arguments: --bogus"),
+        (["sample", "/nonexistent", "--out", "x.npy"], "not a gankit run folder"),
+    ],
+)
+def test_bad_input_gets_one_line_and_status_2(cli, tmp_path, argv, expected):
+    code, out, err = cli(*argv, *(["--out", tmp_path / "r"] if argv[0] == "train" and "--out" not in argv else []))
+    assert code == 2
+    assert expected in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()
+
+
+def test_corrupt_checkpoint_is_reported_by_sample_and_resume(trained_run, tmp_path, cli):
+    weights = checkpoint.checkpoint_dir(trained_run) / "step-00000012" / checkpoint.WEIGHTS
+    weights.write_bytes(weights.read_bytes()[:100])
+    for argv in (["sample", trained_run, "--out", tmp_path / "x.npy"], ["train", "--resume", trained_run]):
+        code, _, err = cli(*argv)
+        assert code == 2 and "corrupt" in err and len(err.strip().splitlines()) == 1
+
+
+def test_bad_input_from_the_shell_has_no_traceback(tmp_path):
+    bad_yaml = tmp_path / "bad.yaml"
+    bad_yaml.write_text("data: [unclosed")
+    for argv in (["train", "--config", str(bad_yaml)], ["sample", str(tmp_path), "--out", "x.npy"]):
+        done = subprocess.run([sys.executable, "-m", "gankit", *argv], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2
+        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_divergence_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, cli):
+    run = tmp_path / "nan"
+    # SGD at learning rate 3 on the least-squares loss overflows within a few steps.
+    code, _, err = cli("train", "--preset", "toy-ring8", "--out", run, *tiny_args(
+        "objective.name=least-squares", "optim.g.name=sgd", "optim.d.name=sgd",
+        "optim.g.lr=3", "optim.d.lr=3", "train.steps=60", "log.checkpoint_every=1"))
+    assert code == 3 and "training diverged: non-finite" in err
+    steps = checkpoint.list_steps(run)
+    assert steps, "the good steps before the blow-up were checkpointed"
+    assert f"last good checkpoint: step {steps[-1]}" in err
+    ckpt = checkpoint.load(run)
+    assert all(bool(t.float().isfinite().all()) for k, t in ckpt.tensors.items() if k.startswith(("g.", "d.")))
+    assert "diverged" in (run / "report.html").read_text()
+
+
+def test_collapse_is_flagged_in_log_and_report(tmp_path):
+    from gankit.data.toy import grid
+    from gankit.report.probes import ModeProbe
+
+    mixture = grid(5, 2.0, 0.05)
+    probe = ModeProbe(mixture, drop=0.5, history=[])
+    spread = mixture.centres.repeat(100, 1)
+    assert probe.evaluate(0, spread, None).events == []
+    collapsed = probe.evaluate(1, mixture.centres[:3].repeat(100, 1), None)
+    assert collapsed.events and "mode collapse at step 1" in collapsed.events[0][1]
+    assert probe.evaluate(2, mixture.centres[:3].repeat(100, 1), None).events == []  # once per fall
+
+
+def test_killing_training_never_corrupts_the_last_checkpoint(tmp_path):
+    """SIGKILL at random moments of a run that checkpoints every step; every kill leaves a loadable one."""
+    run = tmp_path / "killed"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    argv = [sys.executable, "-m", "gankit", "train", "--preset", "toy-ring8", "--out", str(run),
+            *tiny_args("train.steps=100000", "log.checkpoint_every=1", "log.eval_every=100000")]
+    rng = random.Random(0)
+    for attempt in range(3):
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while not checkpoint.list_steps(run) and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.05, 0.6))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        ckpt = checkpoint.load(run)  # raises if the newest checkpoint were damaged
+        assert ckpt.step >= 1
+        argv = [sys.executable, "-m", "gankit", "train", "--resume", str(run)]
