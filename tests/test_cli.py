@@ -30,6 +30,14 @@ def test_train_writes_a_complete_run_folder(trained_run):
     assert {"d/loss", "g/loss", "D(x)", "D(G(z))", "ms_per_step"} <= train[0].keys()
     assert [r["step"] for r in evals] == [0, 6, 12]
     assert {"modes", "high_quality", "kl"} <= evals[0].keys()
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(trained_run / "events"), size_guidance={"images": 0})
+    events.Reload()
+    tags = events.Tags()
+    assert {"train/d/loss", "train/g/loss", "train/D(x)", "train/D(G(z))", "eval/modes"} <= set(tags["scalars"])
+    assert [e.step for e in events.Scalars("eval/modes")] == [0, 6, 12]
+    assert "samples" in tags["images"]
     report = (trained_run / "report.html").read_text()
     assert "samples/step-00000012.png" in report and "modes" in report and "finished" in report
 
@@ -53,8 +61,6 @@ def test_sample_uses_the_ema_generator_when_kept(tmp_path, cli):
     cli("train", "--preset", "toy-ring8", "--out", run, *tiny_args("train.ema=0.5"))
     ckpt = checkpoint.load(run)
     assert any(k.startswith("technique.ema.") for k in ckpt.tensors)
-    import torch
-
     from gankit.config import build_config, load_yaml_file
     from gankit.nets import build_nets
     from gankit.train.run import generate
@@ -64,7 +70,6 @@ def test_sample_uses_the_ema_generator_when_kept(tmp_path, cli):
     g.load_state_dict({k[len("technique.ema."):]: v for k, v in ckpt.tensors.items() if k.startswith("technique.ema.")})
     cli("sample", run, "-n", 50, "--out", tmp_path / "e.npy", "--seed", 3)
     assert np.allclose(np.load(tmp_path / "e.npy"), generate(g, 50, 2, "normal", 3).numpy())
-    del torch
 
 
 def test_goodfellow_1d_draws_figure1(tmp_path, cli):

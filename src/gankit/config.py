@@ -25,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gankit.errors import UserError
+from gankit.train.files import atomic_write_text
 
 
 class _Strict(BaseModel):
@@ -396,6 +397,4 @@ def _first_line(exc: Exception) -> str:
 
 
 def save_config(config: RunConfig, path: Path) -> None:
-    from gankit.train.files import atomic_write_text
-
     atomic_write_text(path, yaml.safe_dump(config.to_dict(), sort_keys=False))

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from gankit.config import build_config, load_yaml_file
-from gankit.data import make_source
+from gankit.data import DataSource, make_source
 from gankit.errors import UserError
 from gankit.nets import build_nets
 from gankit.train import checkpoint
@@ -41,7 +41,7 @@ def sample_run(run_dir: Path, n: int, out: Path, step: int | None, seed: int, ov
     return out
 
 
-def _write(out: Path, samples: np.ndarray, source, title: str) -> None:
+def _write(out: Path, samples: np.ndarray, source: DataSource, title: str) -> None:
     if out.suffix == ".npy":
         buffer = io.BytesIO()
         np.save(buffer, samples.astype(np.float32), allow_pickle=False)
