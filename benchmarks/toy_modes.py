@@ -14,13 +14,14 @@ numbers beside the literature's (whose budgets were far larger: PacGAN trained 4
 
 Runs are trained with the same library calls as `gankit train`, each in its own run folder under a
 temporary directory that is removed at the end (or under `--out-dir`, kept). With `--jobs N` they
-run in N worker processes of `--threads` threads each; on 2 cores, two one-thread runs side by side
-finish the table in about half the time, and each run's wall time is then that of one core. The
+run in N worker processes of `--threads` threads each, for machines with cores to spare: on the
+2-core machine here two one-thread runs side by side each took twice as long as one two-thread run,
+so the table there is made with the defaults (one run at a time, every core). The
 full benchmark rewrites the block between the markers in docs/RESULTS.md after every finished
 (objective, dataset) cell, so an interrupted benchmark leaves what it measured, marked partial.
 A smoke run with `--steps` writes nothing unless `--write` is given.
 
-    python benchmarks/toy_modes.py --jobs 2 --threads 1     # the full table (long: see RESULTS.md)
+    python benchmarks/toy_modes.py                          # the full table (long: see RESULTS.md)
     python benchmarks/toy_modes.py --steps 300 --seeds 0 --objectives hinge --datasets ring8
 """
 
@@ -101,6 +102,7 @@ class RunResult:
     high_quality: float  # share, 0-1
     kl: float
     wall_s: float
+    cpu_s: float  # CPU time of the process: robust to other work on the machine, unlike wall time
     diverged: bool
 
     @property
@@ -124,7 +126,7 @@ def train_one(cfg: RunConfig, preset: str, run_dir: Path) -> RunResult:
     """Train one run quietly and read its final evaluation back from metrics.jsonl."""
     captured = io.StringIO()
     diverged = False
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     try:
         with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
             create_run_dir(run_dir, cfg, preset, overwrite=True)
@@ -134,11 +136,11 @@ def train_one(cfg: RunConfig, preset: str, run_dir: Path) -> RunResult:
     except Exception:
         sys.stderr.write(captured.getvalue()[-4000:])
         raise
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     final = [r for r in rows if r["kind"] == "eval"][-1]
     modes_total = len(make_source(cfg.data).centres)
-    return RunResult(final["modes"], modes_total, final["high_quality"], final["kl"], wall, diverged)
+    return RunResult(final["modes"], modes_total, final["high_quality"], final["kl"], wall, cpu, diverged)
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,7 @@ class Cell:
             f"{med(r.kl for r in self.runs):.3f} | "
             f"{sum(r.on_target for r in self.runs)} / {len(self.runs)} | "
             f"{sum(r.diverged for r in self.runs)} | "
+            f"{med(r.cpu_s for r in self.runs):.1f} | "
             f"{med(r.wall_s for r in self.runs):.1f} |"
         )
 
@@ -180,8 +183,9 @@ def describe_budget(cfg: RunConfig) -> str:
 def table(cells: list[Cell]) -> str:
     head = (
         "| dataset | objective | optimizer, lr, k | modes (median) | % high quality (median) | "
-        "KL (median) | seeds with all modes and ≥ 90% HQ | diverged | wall s per run (median) |\n"
-        "|---|---|---|---|---|---|---|---|---|\n"
+        "KL (median) | seeds with all modes and ≥ 90% HQ | diverged | CPU s per run (median) | "
+        "wall s per run (median) |\n"
+        "|---|---|---|---|---|---|---|---|---|---|\n"
     )
     return head + "\n".join(cell.row() for cell in cells) + "\n"
 
@@ -209,10 +213,12 @@ def results_block(cells: list[Cell], budgets: dict[str, str], context: dict[str,
         "the HQ samples over the modes ‖ uniform). Budgets:\n\n"
         f"{budget_lines}\n"
         f"{table(cells)}\n"
-        "Wall time: the in-process training call (run folder, training, evaluations, report); "
-        "`gankit train` adds about 7 s of start-up (importing torch and torch._dynamo). Wall times "
-        "depend on what else the machine runs: 1-minute load average "
-        f"{context['load']}.\n\n"
+        "Time: the in-process training call (run folder, training, evaluations, report); "
+        "`gankit train` adds about 7 s of start-up (importing torch). CPU seconds are the "
+        "process's CPU time: with one thread per run they are the time on one idle core, an upper "
+        "bound for a 2-core run, and unlike wall seconds they barely change when other work shares "
+        "the machine (1-minute load average "
+        f"{context['load']}).\n\n"
         f"### Published numbers ({QUOTED_LABEL})\n\n"
         f"{quoted_table()}\n"
         f"{GEOMETRY_NOTE}\n"
@@ -297,7 +303,7 @@ def main() -> int:
                 runs.append(result)
                 print(
                     f"{dataset} {objective} seed {seed}: {result.modes:g}/{result.modes_total} modes, "
-                    f"{100 * result.high_quality:.1f}% HQ, KL {result.kl:.3f}, {result.wall_s:.1f} s"
+                    f"{100 * result.high_quality:.1f}% HQ, KL {result.kl:.3f}, {result.cpu_s:.1f} CPU s, {result.wall_s:.1f} s"
                     + (" (diverged)" if result.diverged else ""),
                     flush=True,
                 )

@@ -66,7 +66,7 @@ def test_sample_uses_the_ema_generator_when_kept(tmp_path, cli):
     from gankit.train.run import generate
 
     cfg = build_config(load_yaml_file(run / "config.yaml"))
-    g, _ = build_nets(cfg.model, 2, cfg.seed)
+    g, _ = build_nets(cfg.model, (2,), cfg.seed)
     g.load_state_dict({k[len("technique.ema."):]: v for k, v in ckpt.tensors.items() if k.startswith("technique.ema.")})
     cli("sample", run, "-n", 50, "--out", tmp_path / "e.npy", "--seed", 3)
     assert np.allclose(np.load(tmp_path / "e.npy"), generate(g, 50, 2, "normal", 3).numpy())
@@ -152,7 +152,7 @@ def test_collapse_is_flagged_in_log_and_report(tmp_path):
     from gankit.report.probes import ModeProbe
 
     mixture = grid(5, 2.0, 0.05)
-    probe = ModeProbe(mixture, drop=0.5, history=[])
+    probe = ModeProbe(mixture, drop=0.5, history=[], samples=2500)
     spread = mixture.centres.repeat(100, 1)
     assert probe.evaluate(0, spread, None).events == []
     collapsed = probe.evaluate(1, mixture.centres[:3].repeat(100, 1), None)

@@ -30,12 +30,21 @@ def test_presets_required_by_the_issue_exist():
 
 
 def test_objective_recipes_fill_unset_optimizers():
-    wgan = build_config(load_preset("toy-grid25"), ["objective.name=wgan"])
+    raw = {"data": {"name": "grid"}, "train": {"steps": 10}}
+    wgan = build_config(raw, ["objective.name=wgan"])
     assert wgan.optim.d.name == "rmsprop" and wgan.optim.d.lr == 5e-5
     assert wgan.train.d_steps == 5 and wgan.objective.clip == 0.01
-    gp = build_config(load_preset("toy-grid25"), ["objective.name=wgan-gp"])
+    gp = build_config(raw, ["objective.name=wgan-gp"])
     assert gp.optim.g.name == "adam" and gp.optim.g.lr == 1e-4 and gp.optim.g.betas == (0.0, 0.9)
     assert gp.objective.gp_weight == 10.0 and gp.train.d_steps == 5
+
+
+def test_a_preset_lr_keeps_the_recipe_optimizer():
+    """The toy presets set only lr: each objective still brings its optimizer, betas and k."""
+    wgan = build_config(load_preset("toy-grid25"), ["objective.name=wgan"])
+    assert wgan.optim.d.name == "rmsprop" and wgan.optim.d.lr == 1.5e-3 and wgan.train.d_steps == 5
+    gp = build_config(load_preset("toy-grid25"), ["objective.name=wgan-gp"])
+    assert gp.optim.g.betas == (0.0, 0.9) and gp.optim.g.lr == 1.5e-3
 
 
 def test_partial_optimizer_override_keeps_the_recipe_for_the_rest():

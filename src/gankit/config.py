@@ -22,7 +22,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    model_validator,
+)
 
 from gankit.errors import UserError
 from gankit.train.files import atomic_write_text
@@ -69,35 +77,155 @@ class SwissRollData(_Strict):
     scale: float = Field(0.2, gt=0)
 
 
+class _ImageData(_Strict):
+    """What every image source shares: the size it is served at and the pixel range.
+
+    `resolution` None keeps the source's own size (28 for MNIST); another value resizes every image
+    (area/bilinear, antialiased) once at load. `range` is the interval pixels are mapped onto; it
+    must match G's output (tanh for [-1, 1], sigmoid for [0, 1]).
+    """
+
+    resolution: int | None = Field(None, ge=4, le=1024)
+    range: tuple[float, float] = (-1.0, 1.0)
+
+    @model_validator(mode="after")
+    def _known_range(self) -> "_ImageData":
+        if tuple(self.range) not in PIXEL_RANGES:
+            raise ValueError(f"range must be [-1, 1] or [0, 1], got {list(self.range)}")
+        return self
+
+
+PIXEL_RANGES = {(-1.0, 1.0): "tanh", (0.0, 1.0): "sigmoid"}  # range -> G output that matches it
+
+
+class IDXData(_ImageData):
+    """MNIST or Fashion-MNIST from the original IDX files (`*-ubyte.gz` or unzipped).
+
+    Searched in `root` if given, else in $GANKIT_DATA (and its `mnist/`, `fashion-mnist/` and
+    torchvision `MNIST/raw` subfolders), else, for Fashion-MNIST, Debian's
+    /usr/share/datasets/fashion-mnist. `download: true` fetches missing files with torchvision.
+    """
+
+    name: Literal["mnist", "fashion-mnist"]
+    root: Path | None = None
+    split: Literal["train", "test"] = "train"
+    download: bool = False
+
+
+class FolderData(_ImageData):
+    """Every PNG, JPEG and WebP image under `path` (recursive), resized and centre-cropped."""
+
+    name: Literal["folder"]
+    path: Path
+    resolution: int = Field(ge=4, le=1024)
+    channels: Literal[1, 3] = 3
+    skip_corrupt: bool = False
+
+
+class TorchvisionData(_ImageData):
+    """A torchvision data set under `root`; `download: true` fetches it (needs the internet)."""
+
+    name: Literal["cifar10", "svhn", "celeba"]
+    root: Path
+    download: bool = False
+
+
+class DigitsData(_ImageData):
+    """scikit-learn's bundled 8×8 handwritten digits (1,797 images): embedded, for quick tests."""
+
+    name: Literal["digits"]
+
+
 DataConfig = Annotated[
-    Union[Gaussian1DData, RingData, GridData, SwissRollData], Field(discriminator="name")
+    Union[
+        Gaussian1DData, RingData, GridData, SwissRollData, IDXData, FolderData, TorchvisionData,
+        DigitsData,
+    ],
+    Field(discriminator="name"),
 ]
 
 # ---------------------------------------------------------------------------------------- nets
 
 
+OutputName = Literal["linear", "sigmoid", "tanh"]
+
+
 class MLPConfig(_Strict):
-    """A fully connected net; `maxout` uses `maxout_pieces` linear pieces per unit."""
+    """A fully connected net; `maxout` uses `maxout_pieces` linear pieces per unit.
+
+    `dropout` follows every hidden layer, `input_dropout` applies to the input (the 2014 paper's D
+    keeps inputs with probability 0.8 and hidden units with 0.5).
+    """
 
     kind: Literal["mlp"] = "mlp"
     hidden: list[Annotated[int, Field(gt=0)]] = Field(default_factory=lambda: [128, 128])
     activation: Literal["relu", "leaky_relu", "tanh", "maxout"] = "relu"
     maxout_pieces: int = Field(2, ge=2)
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    output: Literal["linear", "sigmoid"] = "linear"
+    input_dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    output: OutputName = "linear"
+
+
+NormName = Literal["batch", "layer", "none"]
+
+
+class DCGANConfig(_Strict):
+    """Radford et al. 2016: transposed convs in G, strided convs in D, no hidden FC layers.
+
+    `width` is G's last and D's first feature width; it doubles at each resolution halving. `norm`:
+    batch norm (the paper), layer norm (the WGAN-GP critic) or none.
+    """
+
+    kind: Literal["dcgan"]
+    width: int = Field(64, gt=0)
+    norm: NormName = "batch"
+    output: OutputName | None = Field(None, description="G's output; default tanh (D returns logits)")
+
+
+class ResNetConfig(_Strict):
+    """The ResNet G and critic of Gulrajani et al. 2017 (its CIFAR-10 experiments): `width` 128."""
+
+    kind: Literal["resnet"]
+    width: int = Field(128, gt=0)
+    norm: NormName | None = Field(None, description="default: batch norm in G, none in the critic")
+    output: OutputName | None = Field(None, description="G's output; default tanh (D returns logits)")
+
+
+def _net_kind(value: Any) -> str:
+    """The union tag of a net config; `kind` may be left out for an MLP (the toy presets do)."""
+    if isinstance(value, dict):
+        return value.get("kind", "mlp")
+    return getattr(value, "kind", "mlp")
+
+
+NetConfig = Annotated[
+    Union[
+        Annotated[MLPConfig, Tag("mlp")],
+        Annotated[DCGANConfig, Tag("dcgan")],
+        Annotated[ResNetConfig, Tag("resnet")],
+    ],
+    Discriminator(_net_kind),
+]
 
 
 class ModelConfig(_Strict):
     z_dim: int = Field(2, gt=0)
-    z_dist: Literal["normal", "uniform"] = "normal"
-    g: MLPConfig = Field(default_factory=MLPConfig)
-    d: MLPConfig = Field(default_factory=MLPConfig)
+    z_dist: Literal["normal", "uniform", "uniform-symmetric"] = Field(
+        "normal", description="N(0, I), U(0, 1) or U(-1, 1) per coordinate"
+    )
+    g: NetConfig = Field(default_factory=MLPConfig)
+    d: NetConfig = Field(default_factory=MLPConfig)
 
     @model_validator(mode="after")
     def _d_returns_logits(self) -> "ModelConfig":
-        if self.d.output != "linear":
+        if self.d.output not in (None, "linear"):
             raise ValueError("model.d.output must be linear: D returns logits, the losses apply the sigmoid")
         return self
+
+    @property
+    def g_output(self) -> str:
+        """G's output activation; conv nets default to tanh."""
+        return self.g.output or "tanh"
 
 
 # ----------------------------------------------------------------------------------- objective
@@ -177,6 +305,17 @@ class RunConfig(_Strict):
     optim: OptimConfig
     train: TrainConfig
     log: LogConfig = Field(default_factory=LogConfig)
+
+    @model_validator(mode="after")
+    def _g_output_fits_pixels(self) -> "RunConfig":
+        if isinstance(self.data, _ImageData):
+            wanted = PIXEL_RANGES[tuple(self.data.range)]
+            if self.model.g_output != wanted:
+                raise ValueError(
+                    f"model.g.output={self.model.g_output} does not fit data.range={list(self.data.range)}: "
+                    f"use model.g.output={wanted} or change data.range"
+                )
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -315,14 +454,18 @@ def _describe(exc: ValidationError) -> str:
     shown = ".".join(_without_tags(loc))
     kind = err["type"]
     if kind == "extra_forbidden":
-        options = _field_names(loc[:-1])
+        owner = _model_at(loc[:-1])
+        options = list(owner.model_fields) if owner else []
         return f"config: unknown key {shown!r}{_suggest(loc[-1], options)}"
     if kind == "missing":
         return f"config: missing required key {shown!r}"
     if kind == "union_tag_invalid":
-        tags = _union_tags(loc)
-        got = err.get("input", {}).get("name") if isinstance(err.get("input"), dict) else None
-        return f"config: unknown {shown}.name {got!r}{_suggest(str(got), tags)}; known: {', '.join(tags)}"
+        tag_key, tags = _union_tags(loc)
+        got = err.get("ctx", {}).get("tag")
+        return (
+            f"config: unknown {shown}.{tag_key} {got!r}{_suggest(str(got), tags)}; "
+            f"known: {', '.join(tags)}"
+        )
     if kind == "literal_error":
         allowed = err.get("ctx", {}).get("expected", "")
         near = _suggest(str(err.get("input")), [a.strip(" '") for a in allowed.replace(" or ", ",").split(",")])
@@ -334,23 +477,32 @@ def _describe(exc: ValidationError) -> str:
     return f"config: {where}{message}"
 
 
-def _model_at(loc: list[str]) -> type[BaseModel] | None:
-    """The pydantic model that owns the keys at `loc` (tag entries of unions included)."""
+def _walk(loc: list[str]) -> tuple[list[str], type[BaseModel] | None]:
+    """Follow an error location through the schema: the keys as a user writes them (the union tags
+    pydantic inserts, as in `data.mnist.root`, dropped) and the model that owns the last key."""
     model: type[BaseModel] | None = RunConfig
+    shown: list[str] = []
     i = 0
-    while model is not None and i < len(loc):
-        field = model.model_fields.get(loc[i])
-        if field is None:
-            return None
-        candidates = _models_in(field.annotation)
+    while i < len(loc):
+        field = model.model_fields.get(loc[i]) if model is not None else None
+        shown.append(loc[i])
         i += 1
-        if len(candidates) > 1 and i < len(loc):
-            tagged = {_tag_of(c): c for c in candidates}
-            model = tagged.get(loc[i])
-            i += 1
+        candidates = _models_in(field.annotation) if field is not None else []
+        if len(candidates) > 1:
+            by_tag = {tag: m for m in candidates for tag in _tags_of(m)[1]}
+            model = by_tag.get(loc[i]) if i < len(loc) else None
+            i += model is not None
         else:
             model = candidates[0] if candidates else None
-    return model
+    return shown, model
+
+
+def _model_at(loc: list[str]) -> type[BaseModel] | None:
+    return _walk(loc)[1] if loc else RunConfig
+
+
+def _without_tags(loc: list[str]) -> list[str]:
+    return _walk(loc)[0]
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
@@ -362,29 +514,19 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     return found
 
 
-def _tag_of(model: type[BaseModel]) -> str:
-    return typing.get_args(model.model_fields["name"].annotation)[0]
+def _tags_of(model: type[BaseModel]) -> tuple[str, list[str]]:
+    """The key that tells union members apart (`name` for data, `kind` for nets) and its values."""
+    key = "name" if "name" in model.model_fields else "kind"
+    return key, list(typing.get_args(model.model_fields[key].annotation))
 
 
-def _field_names(loc: list[str]) -> list[str]:
-    model = _model_at(loc)
-    return list(model.model_fields) if model else []
-
-
-def _union_tags(loc: list[str]) -> list[str]:
-    field = RunConfig.model_fields.get(loc[0]) if loc else None
-    return [_tag_of(m) for m in _models_in(field.annotation)] if field else []
-
-
-def _without_tags(loc: list[str]) -> list[str]:
-    """Drop the union tag pydantic inserts into locations (`data.grid.std` → `data.std`)."""
-    shown = []
-    for i, part in enumerate(loc):
-        owner = RunConfig.model_fields.get(loc[0]) if i == 1 else None
-        if owner is not None and len(_models_in(owner.annotation)) > 1:
-            continue
-        shown.append(part)
-    return shown
+def _union_tags(loc: list[str]) -> tuple[str, list[str]]:
+    owner = _model_at(loc[:-1])
+    field = owner.model_fields.get(loc[-1]) if owner else None
+    members = _models_in(field.annotation) if field else []
+    if not members:
+        return "name", []
+    return _tags_of(members[0])[0], [tag for m in members for tag in _tags_of(m)[1]]
 
 
 def _suggest(word: str, options: list[str]) -> str:

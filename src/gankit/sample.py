@@ -29,7 +29,7 @@ def sample_run(run_dir: Path, n: int, out: Path, step: int | None, seed: int, ov
     cfg = build_config(load_yaml_file(run_dir / "config.yaml"))
     ckpt = checkpoint.load(run_dir, step)
     source = make_source(cfg.data)
-    g, _ = build_nets(cfg.model, source.dim, cfg.seed)
+    g, _ = build_nets(cfg.model, source.shape, cfg.seed)
     prefix = "technique.ema." if any(k.startswith("technique.ema.") for k in ckpt.tensors) else "g."
     weights = {k[len(prefix):]: v for k, v in ckpt.tensors.items() if k.startswith(prefix)}
     try:

@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
-from gankit.config import DataConfig, Gaussian1DData, GridData, RingData, SwissRollData
-from gankit.data.toy import DataSource, SwissRoll, gaussian_1d, grid, ring
+from gankit.config import (
+    DataConfig,
+    DigitsData,
+    FolderData,
+    Gaussian1DData,
+    GridData,
+    IDXData,
+    RingData,
+    SwissRollData,
+    TorchvisionData,
+)
+from gankit.data.idx import load_idx_dataset
+from gankit.data.images import ImageSource, load_digits, load_folder, load_torchvision, resize
+from gankit.data.source import DataSource
+from gankit.data.toy import SwissRoll, gaussian_1d, grid, ring
 
 
 def make_source(cfg: DataConfig) -> DataSource:
@@ -15,4 +28,17 @@ def make_source(cfg: DataConfig) -> DataSource:
         return grid(cfg.side, cfg.spacing, cfg.std)
     if isinstance(cfg, SwissRollData):
         return SwissRoll(cfg.noise, cfg.scale)
-    raise TypeError(f"no data source for {type(cfg).__name__}")
+    labels = None
+    if isinstance(cfg, IDXData):
+        images, labels = load_idx_dataset(cfg.name, cfg.split, cfg.root, cfg.download)
+    elif isinstance(cfg, FolderData):
+        images = load_folder(cfg.path, cfg.resolution, cfg.channels, cfg.skip_corrupt)
+    elif isinstance(cfg, TorchvisionData):
+        images, labels = load_torchvision(cfg.name, cfg.root, cfg.download)
+    elif isinstance(cfg, DigitsData):
+        images, labels = load_digits()
+    else:
+        raise TypeError(f"no data source for {type(cfg).__name__}")
+    if cfg.resolution is not None:
+        images = resize(images, cfg.resolution)
+    return ImageSource(images, labels, tuple(cfg.range))

@@ -1,26 +1,11 @@
-"""Low-dimensional targets where a GAN's failures can be seen and counted.
-
-Every source draws from an explicit `torch.Generator`, never from the global RNG, so that the data
-stream is part of the checkpointed state and a resumed run sees exactly the batches it would have.
-"""
+"""Low-dimensional targets where a GAN's failures can be seen and counted."""
 
 from __future__ import annotations
 
 import math
-from typing import Protocol
 
 import torch
 from torch import Tensor
-
-
-class DataSource(Protocol):
-    """What the trainer and the monitors need from a target distribution."""
-
-    dim: int
-
-    def sample(self, n: int, generator: torch.Generator) -> Tensor:
-        """n samples, shape (n, dim), float32 on the CPU."""
-        ...
 
 
 class GaussianMixture:
@@ -34,6 +19,7 @@ class GaussianMixture:
         self.centres = centres.float()
         self.std = float(std)
         self.dim = centres.shape[1]
+        self.shape = (self.dim,)
 
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
         which = torch.randint(len(self.centres), (n,), generator=generator)
@@ -67,6 +53,7 @@ class SwissRoll:
     """The Swiss roll of scikit-learn's `make_swiss_roll`, projected on its (x, z) plane."""
 
     dim = 2
+    shape = (2,)
 
     def __init__(self, noise: float, scale: float) -> None:
         self.noise = noise

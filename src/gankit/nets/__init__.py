@@ -1,5 +1,5 @@
 """Generator and discriminator nets, built from the `model` section of a config."""
 
-from gankit.nets.mlp import MLPDiscriminator, MLPGenerator, build_nets
+from gankit.nets.build import build_nets
 
-__all__ = ["MLPDiscriminator", "MLPGenerator", "build_nets"]
+__all__ = ["build_nets"]

@@ -1,20 +1,22 @@
 """Fully connected G and D, as in Goodfellow et al. 2014 and the toy-data GAN literature.
 
+They work on any example shape: G emits prod(shape) numbers reshaped to it, D flattens its input.
 D returns logits (never a sigmoid: the losses use the stable `*_with_logits` forms) and exposes
 `features(x)`, the last hidden layer, for feature matching and semi-supervised heads.
 """
 
 from __future__ import annotations
 
-import torch
+import math
+
 from torch import Tensor, nn
 
-from gankit.config import MLPConfig, ModelConfig
-from gankit.nets.layers import Maxout, activation, init_weights
+from gankit.config import MLPConfig
+from gankit.nets.layers import Maxout, activation, output_activation
 
 
 def _trunk(in_features: int, cfg: MLPConfig) -> tuple[nn.Sequential, int]:
-    layers: list[nn.Module] = []
+    layers: list[nn.Module] = [nn.Dropout(cfg.input_dropout)] if cfg.input_dropout > 0 else []
     width = in_features
     for hidden in cfg.hidden:
         if cfg.activation == "maxout":
@@ -28,34 +30,26 @@ def _trunk(in_features: int, cfg: MLPConfig) -> tuple[nn.Sequential, int]:
 
 
 class MLPGenerator(nn.Module):
-    def __init__(self, z_dim: int, out_dim: int, cfg: MLPConfig) -> None:
+    def __init__(self, z_dim: int, shape: tuple[int, ...], cfg: MLPConfig) -> None:
         super().__init__()
         self.z_dim = z_dim
+        self.shape = shape
         self.trunk, width = _trunk(z_dim, cfg)
-        self.head = nn.Linear(width, out_dim)
-        self.squash = nn.Sigmoid() if cfg.output == "sigmoid" else nn.Identity()
+        self.head = nn.Linear(width, math.prod(shape))
+        self.squash = output_activation(cfg.output)
 
     def forward(self, z: Tensor) -> Tensor:
-        return self.squash(self.head(self.trunk(z)))
+        return self.squash(self.head(self.trunk(z))).view(-1, *self.shape)
 
 
 class MLPDiscriminator(nn.Module):
-    def __init__(self, in_dim: int, cfg: MLPConfig) -> None:
+    def __init__(self, shape: tuple[int, ...], cfg: MLPConfig) -> None:
         super().__init__()
-        self.trunk, width = _trunk(in_dim, cfg)
+        self.trunk, width = _trunk(math.prod(shape), cfg)
         self.head = nn.Linear(width, 1)
 
     def features(self, x: Tensor) -> Tensor:
-        return self.trunk(x)
+        return self.trunk(x.flatten(1))
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(x)).squeeze(-1)
-
-
-def build_nets(cfg: ModelConfig, data_dim: int, seed: int) -> tuple[nn.Module, nn.Module]:
-    generator = torch.Generator().manual_seed(seed)
-    g = MLPGenerator(cfg.z_dim, data_dim, cfg.g)
-    d = MLPDiscriminator(data_dim, cfg.d)
-    init_weights(g, generator)
-    init_weights(d, generator)
-    return g, d

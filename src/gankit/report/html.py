@@ -14,7 +14,7 @@ from typing import Any
 from gankit.report import plots, spread_evenly
 from gankit.train.files import atomic_write_text
 
-SCATTER_PANELS = 6
+SAMPLE_PANELS = 6
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
@@ -58,16 +58,20 @@ def write_report(run_dir: Path, status: str) -> Path:
             "<h2>Figure 1 of Goodfellow et al. (2014), from this run</h2>"
             "<img src='figure1.png' alt='p_data, p_g, D and D* along x'>"
         )
-    scatters = sorted((run_dir / "samples").glob("step-*.png")) if (run_dir / "samples").is_dir() else []
-    if scatters:
-        shown = spread_evenly(scatters, SCATTER_PANELS)
-        images = "".join(f"<img src='samples/{p.name}' alt='{p.stem}'>" for p in shown)
-        parts.append(f"<h2>Samples over the true modes</h2><div class='row'>{images}</div>")
+    pictures = sorted((run_dir / "samples").glob("step-*.png")) if (run_dir / "samples").is_dir() else []
+    if pictures:
+        shown = spread_evenly(pictures, SAMPLE_PANELS)
+        images = "".join(f"<figure><img src='samples/{p.name}' alt='{p.stem}'><figcaption>{p.stem}</figcaption></figure>"
+                         for p in shown)
+        parts.append(f"<h2>Samples from fixed latent codes, over training</h2><div class='row'>{images}</div>")
+    if (run_dir / "samples" / "real.png").exists():
+        parts.append("<h2>Real images, for comparison</h2><div class='row'><figure>"
+                     "<img src='samples/real.png' alt='real images'></figure></div>")
     parts.append(f"<h2>Configuration</h2><pre>{html.escape(config)}</pre>")
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>gankit report</title><style>"
         "body{font-family:sans-serif;max-width:1200px;margin:2em auto}img{max-width:100%}"
-        ".row img{width:32%;margin:0.3%}table{border-collapse:collapse}"
+        ".row{display:flex;flex-wrap:wrap}.row figure{width:32%;margin:0.3%}figcaption{text-align:center;font-size:small}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}.warn{color:#b00}"
         "</style></head><body>" + "\n".join(parts) + "</body></html>"
     )

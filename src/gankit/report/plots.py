@@ -23,6 +23,26 @@ def _save(fig: Any, path: Path) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
+def image_grid(path: Path, images: np.ndarray, columns: int = 8, pad: int = 2) -> None:
+    """uint8 images (N×C×H×W, C 1 or 3) tiled in rows of `columns` on a grey background, as PNG."""
+    import io
+
+    from PIL import Image
+
+    n, channels, height, width = images.shape
+    rows = -(-n // columns)
+    canvas = np.full((rows * (height + pad) + pad, columns * (width + pad) + pad, 3), 128, np.uint8)
+    for i, image in enumerate(images):
+        r, c = divmod(i, columns)
+        top, left = pad + r * (height + pad), pad + c * (width + pad)
+        canvas[top : top + height, left : left + width] = np.repeat(image, 3 // channels, axis=0).transpose(1, 2, 0)
+    scale = max(1, 256 // (columns * (width + pad)))  # small images (8×8 digits) drawn bigger
+    picture = Image.fromarray(canvas).resize((canvas.shape[1] * scale, canvas.shape[0] * scale), Image.NEAREST)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="png")
+    atomic_write_bytes(path, buffer.getvalue())
+
+
 def scatter(path: Path, fake: np.ndarray, real: np.ndarray, centres: np.ndarray | None, title: str) -> None:
     """Generated points over a cloud of real ones, with the mode centres marked."""
     fig, ax = plt.subplots(figsize=(4.2, 4.2))

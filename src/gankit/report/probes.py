@@ -16,7 +16,7 @@ from typing import Callable, Protocol
 import torch
 from torch import Tensor, nn
 
-from gankit.data.toy import DataSource, GaussianMixture
+from gankit.data import DataSource, GaussianMixture, ImageSource
 from gankit.metrics.modes import mode_coverage
 from gankit.report import plots, spread_evenly
 from gankit.train.files import atomic_write_text
@@ -30,6 +30,8 @@ class ProbeResult:
 
 
 class Probe(Protocol):
+    samples: int  # how many of the fixed-z samples it looks at (the first ones)
+
     def evaluate(self, step: int, fake: Tensor, d: nn.Module) -> ProbeResult: ...
 
 
@@ -40,8 +42,9 @@ class ModeProbe:
     in the run; it is flagged once per fall, and again only after the count has recovered.
     """
 
-    def __init__(self, mixture: GaussianMixture, drop: float, history: list[dict]) -> None:
+    def __init__(self, mixture: GaussianMixture, drop: float, history: list[dict], samples: int) -> None:
         self.mixture = mixture
+        self.samples = samples
         self.drop = drop
         self.best = max((row.get("modes", 0.0) for row in history), default=0.0)
         self.collapsed = bool(history) and history[-1].get("modes", 0.0) < drop * self.best
@@ -64,7 +67,8 @@ class ModeProbe:
 class ScatterProbe:
     """A scatter plot of generated points over real ones, saved as `samples/step-NNNNNNNN.png`."""
 
-    def __init__(self, source: DataSource, folder: Path, seed: int, n_real: int = 2500) -> None:
+    def __init__(self, source: DataSource, folder: Path, seed: int, samples: int, n_real: int = 2500) -> None:
+        self.samples = samples
         self.folder = folder
         self.real = source.sample(n_real, torch.Generator().manual_seed(seed)).numpy()
         self.centres = source.centres.numpy() if isinstance(source, GaussianMixture) else None
@@ -86,7 +90,8 @@ class Figure1Probe:
     panels = 4
 
     def __init__(self, target: GaussianMixture, run_dir: Path, to_unit: Callable[[Tensor], Tensor],
-                 resume_step: int) -> None:
+                 resume_step: int, samples: int) -> None:
+        self.samples = samples
         self.target = target
         self.to_unit = to_unit
         self.json_path = run_dir / "figure1.json"
@@ -120,6 +125,26 @@ class Figure1Probe:
         return ProbeResult(images={"figure1": self.png_path})
 
 
+class SampleGridProbe:
+    """A grid of images from the same 64 latent codes at every evaluation (`samples/step-N.png`),
+    and once, for comparison, a grid of real images (`samples/real.png`)."""
+
+    samples = 64
+
+    def __init__(self, source: ImageSource, folder: Path, seed: int) -> None:
+        self.source = source
+        self.folder = folder
+        real = folder / "real.png"
+        if not real.exists():
+            images = source.sample(self.samples, torch.Generator().manual_seed(seed))
+            plots.image_grid(real, source.to_uint8(images).cpu().numpy())
+
+    def evaluate(self, step: int, fake: Tensor, d: nn.Module) -> ProbeResult:
+        path = self.folder / f"step-{step:08d}.png"
+        plots.image_grid(path, self.source.to_uint8(fake[: self.samples]).numpy())
+        return ProbeResult(images={"samples": path})
+
+
 def build_probes(
     source: DataSource,
     run_dir: Path,
@@ -128,13 +153,19 @@ def build_probes(
     history: list[dict],
     to_unit: Callable[[Tensor], Tensor],
     resume_step: int,
+    samples: int,
 ) -> list[Probe]:
-    """The probes that make sense for this data: modes for mixtures, pictures by dimension."""
+    """The probes that make sense for this data: modes for mixtures, pictures by kind of data.
+    `samples` is how many generated points the point-cloud probes judge."""
     probes: list[Probe] = []
+    folder = run_dir / "samples"
+    folder.mkdir(exist_ok=True)
+    if isinstance(source, ImageSource):
+        probes.append(SampleGridProbe(source, folder, seed))
     if isinstance(source, GaussianMixture) and len(source.centres) > 1:
-        probes.append(ModeProbe(source, collapse_drop, history))
-    if source.dim == 2:
-        probes.append(ScatterProbe(source, run_dir / "samples", seed))
-    if source.dim == 1 and isinstance(source, GaussianMixture):
-        probes.append(Figure1Probe(source, run_dir, to_unit, resume_step))
+        probes.append(ModeProbe(source, collapse_drop, history, samples))
+    if source.shape == (2,):
+        probes.append(ScatterProbe(source, folder, seed, samples))
+    if source.shape == (1,) and isinstance(source, GaussianMixture):
+        probes.append(Figure1Probe(source, run_dir, to_unit, resume_step, samples))
     return probes

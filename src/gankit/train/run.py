@@ -84,7 +84,7 @@ def pick_device(name: str) -> torch.device:
 
 def build_trainer(cfg: RunConfig, dist: Distributed, device: torch.device) -> Trainer:
     source = make_source(cfg.data)
-    g, d = build_nets(cfg.model, source.dim, cfg.seed)
+    g, d = build_nets(cfg.model, source.shape, cfg.seed)
     g, d = g.to(device), d.to(device)
     dist.broadcast_parameters(g)
     dist.broadcast_parameters(d)
@@ -154,6 +154,7 @@ def train(cfg: RunConfig, run_dir: Path, dist: Distributed, device: torch.device
     probes = build_probes(
         trainer.source, run_dir, cfg.seed, cfg.log.collapse_drop, history,
         to_unit=torch.sigmoid if trainer.objective.outputs_probability else _min_max, resume_step=trainer.step,
+        samples=cfg.log.eval_samples,
     ) if dist.is_main else []
     log = RunLogger(run_dir, cfg.train.steps, trainer.step, enabled=dist.is_main)
     sums: dict[str, Tensor] = {}
@@ -163,7 +164,8 @@ def train(cfg: RunConfig, run_dir: Path, dist: Distributed, device: torch.device
         if not dist.is_main:
             return
         g = sampling_generator(trainer)
-        fake = generate(g, cfg.log.eval_samples, cfg.model.z_dim, cfg.model.z_dist, cfg.seed + 3)
+        needed = max((probe.samples for probe in probes), default=0)
+        fake = generate(g, needed, cfg.model.z_dim, cfg.model.z_dist, cfg.seed + 3)
         trainer.d.eval()
         metrics: dict[str, float] = {}
         for probe in probes:

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from gankit.data.toy import DataSource
+from gankit.data.source import DataSource
 from gankit.objectives.losses import Objective
 from gankit.techniques.base import DContext, GContext, TechniqueSet
 from gankit.train.batches import BatchStream

@@ -1,0 +1,150 @@
+"""Image data sets held in memory as uint8 and served as float batches in the configured range.
+
+Why in memory: the data sets of the classic GAN papers (MNIST, Fashion-MNIST, CIFAR-10, SVHN, the
+8×8 digits) are at most a few hundred MB as uint8, so a batch is one indexing op — on the GPU when
+the set is moved there — with no DataLoader workers, and sampling from an explicit generator keeps
+the stream checkpointable. Batches are drawn uniformly with replacement (not in epochs), which is
+what the step-counted GAN recipes assume and what makes resuming exact without epoch bookkeeping.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from gankit.errors import UserError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+class ImageSource:
+    def __init__(self, images: Tensor, labels: Tensor | None, value_range: tuple[float, float]) -> None:
+        if images.dtype != torch.uint8 or images.ndim != 4:
+            raise ValueError("images must be a uint8 tensor of shape N×C×H×W")
+        self.images = images
+        self.labels = labels
+        self.low, self.high = value_range
+        self.shape: tuple[int, ...] = tuple(images.shape[1:])
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def to_pixels(self, x: Tensor) -> Tensor:
+        """uint8 → float in the configured range."""
+        return x.float().mul_((self.high - self.low) / 255.0).add_(self.low)
+
+    def to_uint8(self, x: Tensor) -> Tensor:
+        """Float images in the configured range → uint8 (clamped), for pictures and metrics."""
+        scaled = (x.float() - self.low) * (255.0 / (self.high - self.low))
+        return scaled.round().clamp(0, 255).to(torch.uint8)
+
+    def sample(self, n: int, generator: torch.Generator) -> Tensor:
+        index = torch.randint(len(self.images), (n,), generator=generator)
+        return self.to_pixels(self.images[index.to(self.images.device)])
+
+    def move_to(self, device: torch.device, budget_fraction: float = 0.25) -> None:
+        """Keep the images on `device` when they fit in a quarter of its free memory."""
+        if device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(device)
+            if self.images.numel() > budget_fraction * free:
+                return
+        self.images = self.images.to(device)
+
+
+def resize(images: Tensor, resolution: int) -> Tensor:
+    """Resize square uint8 images (N×C×H×W) to resolution², antialiased; a no-op when equal."""
+    if images.shape[-1] == resolution and images.shape[-2] == resolution:
+        return images
+    out = []
+    for chunk in images.split(4096):  # bounded memory for big sets
+        scaled = F.interpolate(chunk.float(), size=(resolution, resolution), mode="bilinear",
+                               antialias=True, align_corners=False)
+        out.append(scaled.round().clamp(0, 255).to(torch.uint8))
+    return torch.cat(out)
+
+
+# ------------------------------------------------------------------------- image folders
+
+
+def load_folder(path: Path, resolution: int, channels: int, skip_corrupt: bool) -> Tensor:
+    """Every image under `path` (recursive, sorted), resized so its short side is `resolution` and
+    centre-cropped to a square. A corrupt file stops the load with its name, or is skipped with a
+    warning when `skip_corrupt` is set."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.is_dir():
+        raise UserError(f"image folder {path} does not exist or is not a folder")
+    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise UserError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found under {path}")
+    mode = "RGB" if channels == 3 else "L"
+    arrays = []
+    for file in files:
+        try:
+            with Image.open(file) as image:
+                image.load()
+                arrays.append(_square(image.convert(mode), resolution))
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            if not skip_corrupt:
+                raise UserError(f"corrupt image {file}: {exc} (set data.skip_corrupt=true to skip such files)") from None
+            print(f"gankit: warning: skipping corrupt image {file}: {exc}", file=sys.stderr)
+    if not arrays:
+        raise UserError(f"every image under {path} is corrupt")
+    stacked = np.stack(arrays)
+    if stacked.ndim == 3:
+        stacked = stacked[:, :, :, None]
+    return torch.from_numpy(stacked).permute(0, 3, 1, 2).contiguous()
+
+
+def _square(image, resolution: int) -> np.ndarray:
+    from PIL import Image
+
+    width, height = image.size
+    scale = resolution / min(width, height)
+    size = (max(resolution, round(width * scale)), max(resolution, round(height * scale)))
+    image = image.resize(size, Image.Resampling.BICUBIC)
+    left, top = (size[0] - resolution) // 2, (size[1] - resolution) // 2
+    return np.asarray(image.crop((left, top, left + resolution, top + resolution)))
+
+
+# --------------------------------------------------------------------- torchvision and digits
+
+
+def load_torchvision(name: str, root: Path, download: bool) -> tuple[Tensor, Tensor | None]:
+    """CIFAR-10, SVHN or CelebA through torchvision, as uint8 N×C×H×W (CelebA centre-cropped to
+    its 178×178 face square). A missing set names its root and how to get it."""
+    import torchvision.datasets as tvd
+
+    try:
+        if name == "cifar10":
+            data = tvd.CIFAR10(str(root), train=True, download=download)
+            return torch.from_numpy(data.data).permute(0, 3, 1, 2).contiguous(), torch.tensor(data.targets)
+        if name == "svhn":
+            data = tvd.SVHN(str(root), split="train", download=download)
+            return torch.from_numpy(data.data).contiguous(), torch.from_numpy(data.labels).long()
+        data = tvd.CelebA(str(root), split="train", target_type=[], download=download)
+    except RuntimeError as exc:  # torchvision's "Dataset not found or corrupted"
+        hint = "add --set data.download=true when online" if not download else "check the files"
+        raise UserError(f"{name} not found under {root} ({str(exc).splitlines()[0]}); {hint}") from None
+    except Exception as exc:  # a failed download
+        raise UserError(f"{name}: loading or downloading into {root} failed ({exc.__class__.__name__}: {exc})") from None
+    return _celeba_squares(data), None
+
+
+def _celeba_squares(data) -> Tensor:
+    arrays = [np.asarray(data[i][0].crop((0, 20, 178, 198))) for i in range(len(data))]
+    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+
+
+def load_digits() -> tuple[Tensor, Tensor]:
+    """scikit-learn's 8×8 digits (values 0-16) as uint8 N×1×8×8 on 0-255."""
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    bunch = sklearn_digits()
+    images = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)
+    return torch.from_numpy(images).unsqueeze(1), torch.from_numpy(bunch.target).long()

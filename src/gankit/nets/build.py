@@ -1,0 +1,39 @@
+"""Build G and D from the `model` section of a config and the shape of one data example."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gankit.config import DCGANConfig, MLPConfig, ModelConfig
+from gankit.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from gankit.nets.layers import init_weights
+from gankit.nets.mlp import MLPDiscriminator, MLPGenerator
+from gankit.nets.resnet import ResNetCritic, ResNetGenerator
+
+DCGAN_INIT_STD = 0.02  # Radford et al. 2016: "initialized from a zero-centered Normal, std 0.02"
+
+
+def build_generator(cfg: ModelConfig, shape: tuple[int, ...]) -> nn.Module:
+    if isinstance(cfg.g, MLPConfig):
+        return MLPGenerator(cfg.z_dim, shape, cfg.g)
+    if isinstance(cfg.g, DCGANConfig):
+        return DCGANGenerator(cfg.z_dim, shape, cfg.g)
+    return ResNetGenerator(cfg.z_dim, shape, cfg.g)
+
+
+def build_discriminator(cfg: ModelConfig, shape: tuple[int, ...]) -> nn.Module:
+    if isinstance(cfg.d, MLPConfig):
+        return MLPDiscriminator(shape, cfg.d)
+    if isinstance(cfg.d, DCGANConfig):
+        return DCGANDiscriminator(shape, cfg.d)
+    return ResNetCritic(shape, cfg.d)
+
+
+def build_nets(cfg: ModelConfig, shape: tuple[int, ...], seed: int) -> tuple[nn.Module, nn.Module]:
+    """G and D, initialised from `seed` alone (the same nets on every rank and every resume)."""
+    generator = torch.Generator().manual_seed(seed)
+    g, d = build_generator(cfg, shape), build_discriminator(cfg, shape)
+    for net, net_cfg in ((g, cfg.g), (d, cfg.d)):
+        init_weights(net, generator, DCGAN_INIT_STD if isinstance(net_cfg, DCGANConfig) else None)
+    return g, d

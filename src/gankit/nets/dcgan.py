@@ -1,0 +1,91 @@
+"""DCGAN G and D (Radford et al. 2016) at any resolution of the form 4·2ⁿ or 7·2ⁿ (8, 14, 16, 28,
+32, 64, 128, ...).
+
+The paper's guidelines, each visible below: no pooling and no hidden fully connected layers (G's
+projection of z is a transposed conv from 1×1 to the first 4×4 or 7×7 map, D's verdict a conv over
+the last map); transposed convs (kernel 4, stride 2) double G's maps, strided convs halve D's;
+batch norm everywhere except G's output and D's input layers; ReLU in G with tanh at the output,
+LeakyReLU(0.2) in D. Widths double at each halving of the resolution: at 64 px with width 64, G goes
+512→256→128→64→3 channels, as in the paper's figure at half its width. The WGAN-GP critic variant is
+`norm: layer` (or `none`): batch norm couples the examples of a batch, which breaks the gradient
+penalty's per-example gradients.
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch import Tensor, nn
+
+from gankit.config import DCGANConfig
+from gankit.errors import UserError
+from gankit.nets.layers import norm2d, output_activation
+
+
+def pyramid(resolution: int, kind: str) -> tuple[int, int]:
+    """(first map size, number of doublings) for a resolution, or a UserError naming the rule."""
+    for start in (4, 7):
+        doublings = math.log2(resolution / start) if resolution % start == 0 else -1
+        if doublings >= 1 and doublings == int(doublings):
+            return start, int(doublings)
+    raise UserError(
+        f"{kind} nets need a square resolution of 4·2ⁿ or 7·2ⁿ (8, 14, 16, 28, 32, 64, ...), got {resolution}; "
+        "set data.resolution"
+    )
+
+
+def _square_shape(shape: tuple[int, ...], kind: str) -> tuple[int, int]:
+    if len(shape) != 3 or shape[1] != shape[2]:
+        raise UserError(f"{kind} nets need square images (channels × size × size), the data gives {list(shape)}")
+    return shape[0], shape[1]
+
+
+class DCGANGenerator(nn.Module):
+    def __init__(self, z_dim: int, shape: tuple[int, ...], cfg: DCGANConfig) -> None:
+        super().__init__()
+        self.z_dim = z_dim
+        channels, size = _square_shape(shape, "dcgan")
+        start, doublings = pyramid(size, "dcgan")
+        width = cfg.width * 2 ** (doublings - 1)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(z_dim, width, start, 1, 0, bias=cfg.norm == "none"),
+            norm2d(cfg.norm, width),
+            nn.ReLU(True),
+        ]
+        for _ in range(doublings - 1):
+            layers += [
+                nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=cfg.norm == "none"),
+                norm2d(cfg.norm, width // 2),
+                nn.ReLU(True),
+            ]
+            width //= 2
+        layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1), output_activation(cfg.output)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z[:, :, None, None])
+
+
+class DCGANDiscriminator(nn.Module):
+    def __init__(self, shape: tuple[int, ...], cfg: DCGANConfig) -> None:
+        super().__init__()
+        channels, size = _square_shape(shape, "dcgan")
+        start, doublings = pyramid(size, "dcgan")
+        width = cfg.width
+        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        for _ in range(doublings - 1):
+            layers += [
+                nn.Conv2d(width, width * 2, 4, 2, 1, bias=cfg.norm == "none"),
+                norm2d(cfg.norm, width * 2),
+                nn.LeakyReLU(0.2, True),
+            ]
+            width *= 2
+        self.trunk = nn.Sequential(*layers)
+        self.head = nn.Conv2d(width, 1, start, 1, 0)
+
+    def features(self, x: Tensor) -> Tensor:
+        """The last feature map, flattened (width·2ⁿ⁻¹ × 4 × 4, or × 7 × 7)."""
+        return self.trunk(x).flatten(1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.trunk(x)).flatten()
