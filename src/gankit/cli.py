@@ -28,7 +28,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gankit", description="Train, evaluate and diagnose GANs.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    train = commands.add_parser("train", help="train a preset (or resume a run)")
+    train = commands.add_parser(
+        "train", help="train a preset (or resume a run)",
+        epilog="Image data: MNIST / Fashion-MNIST IDX files are looked for in data.root, then in $GANKIT_DATA "
+               "(and its mnist/, fashion-mnist/, MNIST/raw subfolders), then for Fashion-MNIST in "
+               "/usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist).",
+    )
     source = train.add_mutually_exclusive_group()
     source.add_argument("--preset", default=None, help="named recipe (see `gankit presets`); default toy-grid25")
     source.add_argument("--config", type=Path, help="a YAML config file instead of a preset")
@@ -41,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     sample = commands.add_parser("sample", help="write samples from a trained run")
     sample.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     sample.add_argument("-n", type=int, default=1000, help="number of samples (default 1000)")
-    sample.add_argument("--out", type=Path, required=True, help="output file: .npy, .csv or .png")
+    sample.add_argument("--out", type=Path, required=True,
+                        help="output: .npy, .csv (points), .png (scatter or image grid), or a folder (one PNG per image)")
     sample.add_argument("--step", type=int, help="checkpoint step (default: the latest)")
     sample.add_argument("--seed", type=int, default=0, help="seed of the latent codes")
     sample.add_argument("--overwrite", action="store_true", help="replace an existing output file")

@@ -126,7 +126,7 @@ class TorchvisionData(_ImageData):
     """A torchvision data set under `root`; `download: true` fetches it (needs the internet)."""
 
     name: Literal["cifar10", "svhn", "celeba"]
-    root: Path
+    root: Path | None = Field(None, description="default: $GANKIT_DATA/<name>")
     download: bool = False
 
 

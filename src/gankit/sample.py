@@ -1,15 +1,20 @@
-"""`gankit sample`: draw samples from a run's checkpoint (its EMA generator when it kept one)."""
+"""`gankit sample`: draw samples from a run's checkpoint (its EMA generator when it kept one).
+
+Formats by the --out name: `.npy` (float32 array), `.csv` (points), `.png` (a scatter plot of
+points, or a grid of images), or a folder name without a suffix (one PNG file per image).
+"""
 
 from __future__ import annotations
 
 import io
+import shutil
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from gankit.config import build_config, load_yaml_file
-from gankit.data import DataSource, make_source
+from gankit.data import DataSource, ImageSource, make_source
 from gankit.errors import UserError
 from gankit.nets import build_nets
 from gankit.train import checkpoint
@@ -20,9 +25,9 @@ FORMATS = (".npy", ".csv", ".png")
 
 
 def sample_run(run_dir: Path, n: int, out: Path, step: int | None, seed: int, overwrite: bool) -> Path:
-    if out.suffix not in FORMATS:
-        raise UserError(f"--out {out}: unknown format {out.suffix or '(none)'}; use one of {', '.join(FORMATS)}")
-    if out.exists() and not overwrite:
+    if out.suffix and out.suffix not in FORMATS:
+        raise UserError(f"--out {out}: unknown format {out.suffix}; use one of {', '.join(FORMATS)}, or a folder name")
+    if out.exists() and not overwrite and not (out.is_dir() and not any(out.iterdir())):
         raise UserError(f"{out} already exists (pass --overwrite to replace it)")
     if not is_run(run_dir):
         raise UserError(f"{run_dir} is not a gankit run folder (no run.json and config.yaml)")
@@ -36,21 +41,46 @@ def sample_run(run_dir: Path, n: int, out: Path, step: int | None, seed: int, ov
         g.load_state_dict(weights)
     except RuntimeError as exc:
         raise UserError(f"checkpoint {ckpt.path} does not fit the run's config: {str(exc).splitlines()[0]}") from None
-    samples = generate(g, n, cfg.model.z_dim, cfg.model.z_dist, seed).numpy()
-    _write(out, samples, source, f"{run_dir.name}, step {ckpt.step}, {n} samples")
+    samples = generate(g, n, cfg.model.z_dim, cfg.model.z_dist, seed)
+    title = f"{run_dir.name}, step {ckpt.step}, {n} samples"
+    if isinstance(source, ImageSource):
+        _write_images(out, samples, source)
+    else:
+        _write_points(out, samples.numpy(), source, title)
     return out
 
 
-def _write(out: Path, samples: np.ndarray, source: DataSource, title: str) -> None:
+def _write_npy(out: Path, array: np.ndarray) -> None:
+    buffer = io.BytesIO()
+    np.save(buffer, array.astype(np.float32), allow_pickle=False)
+    atomic_write_bytes(out, buffer.getvalue())
+
+
+def _write_images(out: Path, samples: torch.Tensor, source: ImageSource) -> None:
+    from gankit.report import plots
+
     if out.suffix == ".npy":
-        buffer = io.BytesIO()
-        np.save(buffer, samples.astype(np.float32), allow_pickle=False)
-        atomic_write_bytes(out, buffer.getvalue())
+        _write_npy(out, samples.numpy())
+    elif out.suffix == ".csv":
+        raise UserError(f"--out {out}: .csv holds points; for images use .png (a grid), .npy or a folder name")
+    elif out.suffix == ".png":
+        plots.image_grid(out, source.to_uint8(samples).numpy(), columns=max(1, round(len(samples) ** 0.5)))
+    else:
+        if out.is_dir():
+            shutil.rmtree(out)  # only reached with --overwrite or when empty
+        out.mkdir(parents=True)
+        for i, image in enumerate(source.to_uint8(samples).numpy()):
+            plots.single_image(out / f"{i:06d}.png", image)
+
+
+def _write_points(out: Path, samples: np.ndarray, source: DataSource, title: str) -> None:
+    if out.suffix == ".npy":
+        _write_npy(out, samples)
     elif out.suffix == ".csv":
         header = ",".join(f"x{i}" for i in range(samples.shape[1]))
         rows = "\n".join(",".join(f"{v:.7g}" for v in row) for row in samples)
         atomic_write_text(out, f"{header}\n{rows}\n")
-    else:
+    elif out.suffix == ".png":
         if samples.shape[1] != 2:
             raise UserError(f"--out {out}: a .png scatter needs 2-D samples; these are {samples.shape[1]}-D")
         from gankit.report import plots
@@ -58,3 +88,5 @@ def _write(out: Path, samples: np.ndarray, source: DataSource, title: str) -> No
         real = source.sample(len(samples), torch.Generator().manual_seed(0)).numpy()
         centres = getattr(source, "centres", None)
         plots.scatter(out, samples, real, None if centres is None else centres.numpy(), title)
+    else:
+        raise UserError(f"--out {out}: one file per sample is for images; for points use .npy, .csv or .png")

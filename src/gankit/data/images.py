@@ -9,6 +9,7 @@ what the step-counted GAN recipes assume and what makes resuming exact without e
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from gankit.data.idx import DATA_ROOT_ENV
 from gankit.errors import UserError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
@@ -115,10 +117,16 @@ def _square(image, resolution: int) -> np.ndarray:
 # --------------------------------------------------------------------- torchvision and digits
 
 
-def load_torchvision(name: str, root: Path, download: bool) -> tuple[Tensor, Tensor | None]:
+def load_torchvision(name: str, root: Path | None, download: bool) -> tuple[Tensor, Tensor | None]:
     """CIFAR-10, SVHN or CelebA through torchvision, as uint8 N×C×H×W (CelebA centre-cropped to
-    its 178×178 face square). A missing set names its root and how to get it."""
+    its 178×178 face square), from `root` or $GANKIT_DATA/<name>. A missing set names its root
+    and how to get it."""
     import torchvision.datasets as tvd
+
+    if root is None:
+        if not os.environ.get(DATA_ROOT_ENV):
+            raise UserError(f"{name}: set data.root or ${DATA_ROOT_ENV} to the folder that holds (or will hold) it")
+        root = Path(os.environ[DATA_ROOT_ENV]) / name
 
     try:
         if name == "cifar10":

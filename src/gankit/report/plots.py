@@ -23,10 +23,24 @@ def _save(fig: Any, path: Path) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def image_grid(path: Path, images: np.ndarray, columns: int = 8, pad: int = 2) -> None:
-    """uint8 images (N×C×H×W, C 1 or 3) tiled in rows of `columns` on a grey background, as PNG."""
+def _save_pil(picture: Any, path: Path) -> None:
     import io
 
+    buffer = io.BytesIO()
+    picture.save(buffer, format="png")
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def single_image(path: Path, image: np.ndarray) -> None:
+    """One uint8 image (C×H×W, C 1 or 3) as a PNG at its own size."""
+    from PIL import Image
+
+    pixels = image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)
+    _save_pil(Image.fromarray(np.ascontiguousarray(pixels)), path)
+
+
+def image_grid(path: Path, images: np.ndarray, columns: int = 8, pad: int = 2) -> None:
+    """uint8 images (N×C×H×W, C 1 or 3) tiled in rows of `columns` on a grey background, as PNG."""
     from PIL import Image
 
     n, channels, height, width = images.shape
@@ -38,9 +52,7 @@ def image_grid(path: Path, images: np.ndarray, columns: int = 8, pad: int = 2) -
         canvas[top : top + height, left : left + width] = np.repeat(image, 3 // channels, axis=0).transpose(1, 2, 0)
     scale = max(1, 256 // (columns * (width + pad)))  # small images (8×8 digits) drawn bigger
     picture = Image.fromarray(canvas).resize((canvas.shape[1] * scale, canvas.shape[0] * scale), Image.NEAREST)
-    buffer = io.BytesIO()
-    picture.save(buffer, format="png")
-    atomic_write_bytes(path, buffer.getvalue())
+    _save_pil(picture, path)
 
 
 def scatter(path: Path, fake: np.ndarray, real: np.ndarray, centres: np.ndarray | None, title: str) -> None:

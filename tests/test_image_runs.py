@@ -1,0 +1,98 @@
+"""Image runs end to end through the CLI: train, report, sample, resume — and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gankit.train import checkpoint
+from tests.imagedata import write_idx_set
+
+DIGITS_DCGAN = [
+    "data.name=digits", "model.z_dim=8", "model.g.kind=dcgan", "model.g.width=8",
+    "model.d.kind=dcgan", "model.d.width=8", "train.steps=6", "train.batch_size=16",
+    "log.every=2", "log.eval_every=3", "log.checkpoint_every=3",
+]
+
+
+def args(*extra: str) -> list[str]:
+    out: list[str] = []
+    for item in [*DIGITS_DCGAN, *extra]:
+        out += ["--set", item]
+    return out
+
+
+@pytest.fixture
+def digits_run(tmp_path, cli):
+    run = tmp_path / "digits"
+    code, _, err = cli("train", "--preset", "dcgan-fashion", "--out", run, *args("train.ema=0.9"))
+    assert code == 0, err
+    return run
+
+
+def test_image_run_draws_sample_grids_and_reports_them(digits_run):
+    grids = sorted(p.name for p in (digits_run / "samples").glob("step-*.png"))
+    assert grids == ["step-00000000.png", "step-00000003.png", "step-00000006.png"]
+    first = np.asarray(Image.open(digits_run / "samples" / grids[0]))
+    last = np.asarray(Image.open(digits_run / "samples" / grids[-1]))
+    assert first.shape == last.shape and not np.array_equal(first, last)  # G changed
+    report = (digits_run / "report.html").read_text()
+    assert "samples/step-00000006.png" in report and "samples/real.png" in report
+
+
+def test_sample_writes_a_grid_a_folder_and_an_array(digits_run, tmp_path, cli):
+    assert cli("sample", digits_run, "-n", 9, "--out", tmp_path / "g.png")[0] == 0
+    assert Image.open(tmp_path / "g.png").size[0] > 8 * 3
+    assert cli("sample", digits_run, "-n", 5, "--out", tmp_path / "each")[0] == 0
+    files = sorted((tmp_path / "each").iterdir())
+    assert [f.name for f in files] == [f"{i:06d}.png" for i in range(5)]
+    assert Image.open(files[0]).size == (8, 8)
+    assert cli("sample", digits_run, "-n", 5, "--out", tmp_path / "a.npy")[0] == 0
+    array = np.load(tmp_path / "a.npy")
+    assert array.shape == (5, 1, 8, 8) and array.min() >= -1 and array.max() <= 1
+    # the single PNGs are the array's images, quantised
+    expected = np.round((array[0, 0] + 1) * 127.5).clip(0, 255).astype(np.uint8)
+    assert np.array_equal(np.asarray(Image.open(files[0])), expected)
+    code, _, err = cli("sample", digits_run, "-n", 5, "--out", tmp_path / "x.csv")
+    assert code == 2 and ".csv holds points" in err
+
+
+def test_resume_is_exact_with_batch_norm_and_ema(tmp_path, cli):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert cli("train", "--preset", "dcgan-fashion", "--out", straight, *args("train.ema=0.9"))[0] == 0
+    assert cli("train", "--preset", "dcgan-fashion", "--out", split, *args("train.ema=0.9", "train.steps=3"))[0] == 0
+    assert cli("train", "--resume", split, "--set", "train.steps=6")[0] == 0
+    a, b = checkpoint.load(straight), checkpoint.load(split)
+    assert any("running_mean" in k for k in a.tensors)
+    assert [k for k in a.tensors if not torch.equal(a.tensors[k], b.tensors[k])] == []
+
+
+def test_mnist_run_through_the_data_root_variable(tmp_path, cli, monkeypatch):
+    write_idx_set(tmp_path / "data" / "mnist")
+    monkeypatch.setenv("GANKIT_DATA", str(tmp_path / "data"))
+    code, _, err = cli("train", "--preset", "goodfellow-mnist", "--out", tmp_path / "run",
+                       "--set", "model.g.hidden=[16]", "--set", "model.d.hidden=[8]",
+                       "--set", "train.steps=2", "--set", "train.batch_size=8")
+    assert code == 0, err
+    assert (tmp_path / "run" / "samples" / "step-00000002.png").exists()
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["data.resolution=12"], "dcgan nets need a square resolution of 4·2ⁿ or 7·2ⁿ"),
+        (["model.g.kind=resnet", "model.d.kind=resnet"], "resnet nets need a resolution that is a power of two"),
+        (["data.name=mnist", "data.root=/nonexistent/mnist"], "mnist train IDX files"),
+        (["data.name=folder", "data.path=/nonexistent", "data.resolution=8"], "image folder /nonexistent does not exist"),
+        (["data.range=[0, 1]"], "model.g.output=tanh does not fit data.range"),
+        (["model.g.kind=gan"], "unknown model.g.kind 'gan'"),
+    ],
+    ids=["dcgan-resolution", "resnet-resolution", "missing-idx", "missing-folder", "range", "net-kind"],
+)
+def test_bad_image_input_is_one_line_and_exit_2(tmp_path, cli, extra, message):
+    out = tmp_path / "run"
+    code, _, err = cli("train", "--preset", "dcgan-fashion", "--out", out, *args(*extra))
+    assert code == 2, err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
