@@ -21,6 +21,11 @@ full benchmark rewrites the block between the markers in docs/RESULTS.md after e
 (objective, dataset) cell, so an interrupted benchmark leaves what it measured, marked partial.
 A smoke run with `--steps` writes nothing unless `--write` is given.
 
+Every finished run is also appended to docs/results/toy_modes_runs.jsonl (its config fingerprint,
+steps, seed, metrics, times and machine). A later invocation reuses the rows whose fingerprint and
+steps match the current presets instead of training them again, so an interrupted benchmark picks
+up where it stopped; `--fresh` retrains everything. The file is the raw data behind the table.
+
     python benchmarks/toy_modes.py                          # the full table (long: see RESULTS.md)
     python benchmarks/toy_modes.py --steps 300 --seeds 0 --objectives hinge --datasets ring8
 """
@@ -30,6 +35,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import contextlib
+import dataclasses
 import io
 import json
 import multiprocessing
@@ -55,6 +61,7 @@ from gankit.train.run import create_run_dir, pick_device, train
 OBJECTIVES: tuple[str, ...] = typing.get_args(ObjectiveName)
 DATASETS: dict[str, str] = {"grid25": "toy-grid25", "ring8": "toy-ring8"}  # grid first: see RESULTS
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "RESULTS.md"
+RUNS_LOG = RESULTS.parent / "results" / "toy_modes_runs.jsonl"
 BEGIN, END = "<!-- toy_modes:begin -->", "<!-- toy_modes:end -->"
 TARGET_HQ = 0.9
 QUOTED_LABEL = (
@@ -244,6 +251,41 @@ def write_results(block: str) -> None:
     os.replace(tmp, RESULTS)
 
 
+def read_runs_log() -> dict[tuple[str, int], RunResult]:
+    """Finished runs by (config fingerprint, steps); the last row wins."""
+    if not RUNS_LOG.exists():
+        return {}
+    found = {}
+    for line in RUNS_LOG.read_text().splitlines():
+        row = json.loads(line)
+        found[row["fingerprint"], row["steps"]] = RunResult(**row["result"])
+    return found
+
+
+def log_run(cfg: RunConfig, machine: str) -> typing.Callable[[concurrent.futures.Future], None]:
+    """A done-callback that appends a finished run to the runs log (one JSON line, flushed)."""
+
+    def append(future: concurrent.futures.Future) -> None:
+        if future.exception() is not None:
+            return
+        row = {
+            "fingerprint": cfg.fingerprint(), "steps": cfg.train.steps, "seed": cfg.seed,
+            "data": cfg.data.name, "objective": cfg.objective.name, "machine": machine,
+            "date": time.strftime("%Y-%m-%d"), "result": dataclasses.asdict(future.result()),
+        }
+        RUNS_LOG.parent.mkdir(parents=True, exist_ok=True)
+        with open(RUNS_LOG, "a") as handle:
+            handle.write(json.dumps(row) + "\n")
+
+    return append
+
+
+def done_future(result: RunResult) -> concurrent.futures.Future:
+    future: concurrent.futures.Future = concurrent.futures.Future()
+    future.set_result(result)
+    return future
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
@@ -252,6 +294,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--steps", type=int, help="override train.steps (a smoke run: writes no RESULTS.md)")
     parser.add_argument("--write", action="store_true", help="write docs/RESULTS.md even with --steps")
     parser.add_argument("--out-dir", type=Path, help="keep the run folders here (default: a temp dir)")
+    parser.add_argument("--fresh", action="store_true", help="retrain runs already in the runs log")
     parser.add_argument("--jobs", type=int, default=1, help="runs trained side by side (processes)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads per run")
     args = parser.parse_args()
@@ -286,16 +329,21 @@ def main() -> int:
             )
         )
         grid = [(d, o) for d in args.datasets for o in args.objectives]
-        futures = {
-            (dataset, objective, seed): pool.submit(
-                train_one,
-                run_config(dataset, objective, seed, args.steps),
-                DATASETS[dataset],
-                root / f"{dataset}-{objective}-seed{seed}",
-            )
-            for dataset, objective in grid
-            for seed in args.seeds
-        }
+        logged = {} if args.fresh or not write else read_runs_log()
+        futures = {}
+        reused = 0
+        for dataset, objective in grid:
+            for seed in args.seeds:
+                cfg = run_config(dataset, objective, seed, args.steps)
+                key = (cfg.fingerprint(), cfg.train.steps)
+                if key in logged:
+                    futures[dataset, objective, seed] = done_future(logged[key])
+                    reused += 1
+                    continue
+                future = pool.submit(train_one, cfg, DATASETS[dataset], root / f"{dataset}-{objective}-seed{seed}")
+                if write:
+                    future.add_done_callback(log_run(cfg, context["machine"]))
+                futures[dataset, objective, seed] = future
         for dataset, objective in grid:  # cells in order; later cells keep training meanwhile
             runs = []
             for seed in args.seeds:
@@ -312,7 +360,7 @@ def main() -> int:
                 done = len(cells)
                 context["status"] = (
                     "complete" if done == len(grid) else f"partial, {done} of {len(grid)} cells measured"
-                )
+                ) + (f"; {reused} runs taken from the runs log of an earlier invocation" if reused else "")
                 context["load"] = f"{load_start:.1f} at start, {os.getloadavg()[0]:.1f} at the last update of this block"
                 write_results(results_block(cells, budgets, context))
     print()
