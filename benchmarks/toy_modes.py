@@ -14,9 +14,7 @@ numbers beside the literature's (whose budgets were far larger: PacGAN trained 4
 
 Runs are trained with the same library calls as `gankit train`, each in its own run folder under a
 temporary directory that is removed at the end (or under `--out-dir`, kept). With `--jobs N` they
-run in N worker processes of `--threads` threads each, for machines with cores to spare: on the
-2-core machine here two one-thread runs side by side each took twice as long as one two-thread run,
-so the table there is made with the defaults (one run at a time, every core). The
+run in N worker processes of `--threads` threads each (on 2 cores: `--jobs 2 --threads 1`). The
 full benchmark rewrites the block between the markers in docs/RESULTS.md after every finished
 (objective, dataset) cell, so an interrupted benchmark leaves what it measured, marked partial.
 A smoke run with `--steps` writes nothing unless `--write` is given.
@@ -35,6 +33,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import contextlib
+import ctypes
 import dataclasses
 import io
 import json
@@ -42,6 +41,7 @@ import multiprocessing
 import os
 import platform
 import shlex
+import signal
 import statistics
 import sys
 import tempfile
@@ -57,12 +57,11 @@ from gankit.data import make_source
 from gankit.errors import TrainingDiverged
 from gankit.train.distributed import Distributed
 from gankit.train.run import create_run_dir, pick_device, train
+from results_md import RESULTS, write_block
 
 OBJECTIVES: tuple[str, ...] = typing.get_args(ObjectiveName)
 DATASETS: dict[str, str] = {"grid25": "toy-grid25", "ring8": "toy-ring8"}  # grid first: see RESULTS
-RESULTS = Path(__file__).resolve().parents[1] / "docs" / "RESULTS.md"
 RUNS_LOG = RESULTS.parent / "results" / "toy_modes_runs.jsonl"
-BEGIN, END = "<!-- toy_modes:begin -->", "<!-- toy_modes:end -->"
 TARGET_HQ = 0.9
 QUOTED_LABEL = (
     "quoted from the papers' tables; transcribed without access to the PDFs in this environment "
@@ -124,9 +123,12 @@ def run_config(dataset: str, objective: str, seed: int, steps: int | None) -> Ru
     return build_config(load_preset(DATASETS[dataset]), overrides)
 
 
-def set_threads(threads: int) -> None:
-    """Worker initializer: fixed intra-op threads, so parallel runs don't oversubscribe the cores."""
+def init_worker(threads: int) -> None:
+    """Worker initializer: fixed intra-op threads, so parallel runs don't oversubscribe the cores,
+    and (on Linux) death with the parent, so a killed benchmark leaves no orphans training on."""
     torch.set_num_threads(threads)
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def train_one(cfg: RunConfig, preset: str, run_dir: Path) -> RunResult:
@@ -210,7 +212,6 @@ def quoted_table() -> str:
 def results_block(cells: list[Cell], budgets: dict[str, str], context: dict[str, str]) -> str:
     budget_lines = "".join(f"- {name}: {text}\n" for name, text in budgets.items())
     return (
-        f"{BEGIN}\n"
         "## Mode coverage on the toy mixtures (`benchmarks/toy_modes.py`)\n\n"
         f"Made by `{context['command']}` on {context['date']}; machine: {context['machine']}. "
         f"Status: {context['status']}.\n\n"
@@ -229,26 +230,7 @@ def results_block(cells: list[Cell], budgets: dict[str, str], context: dict[str,
         f"### Published numbers ({QUOTED_LABEL})\n\n"
         f"{quoted_table()}\n"
         f"{GEOMETRY_NOTE}\n"
-        f"{END}\n"
     )
-
-
-def write_results(block: str) -> None:
-    """Replace the marked block in docs/RESULTS.md (append it, or create the file, if missing)."""
-    if RESULTS.exists():
-        text = RESULTS.read_text()
-        if BEGIN in text and END in text:
-            before, rest = text.split(BEGIN, 1)
-            after = rest.split(END, 1)[1].removeprefix("\n")
-            text = before + block + after
-        else:
-            text = text.rstrip("\n") + "\n\n" + block
-    else:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        text = "# Measured results\n\nTables made by the scripts in `benchmarks/`, each with its command.\n\n" + block
-    tmp = RESULTS.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, RESULTS)
 
 
 def read_runs_log() -> dict[tuple[str, int], RunResult]:
@@ -325,7 +307,7 @@ def main() -> int:
         root = args.out_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="toy_modes-")))
         pool = stack.enter_context(
             concurrent.futures.ProcessPoolExecutor(
-                args.jobs, multiprocessing.get_context("spawn"), set_threads, (args.threads,)
+                args.jobs, multiprocessing.get_context("spawn"), init_worker, (args.threads,)
             )
         )
         grid = [(d, o) for d in args.datasets for o in args.objectives]
@@ -362,7 +344,7 @@ def main() -> int:
                     "complete" if done == len(grid) else f"partial, {done} of {len(grid)} cells measured"
                 ) + (f"; {reused} runs taken from the runs log of an earlier invocation" if reused else "")
                 context["load"] = f"{load_start:.1f} at start, {os.getloadavg()[0]:.1f} at the last update of this block"
-                write_results(results_block(cells, budgets, context))
+                write_block("toy_modes", results_block(cells, budgets, context))
     print()
     print(table(cells), end="")
     if write:

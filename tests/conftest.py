@@ -25,11 +25,13 @@ TINY = [
 ]
 
 
+def set_args(*items: str) -> list[str]:
+    """`--set item` for each item."""
+    return [arg for item in items for arg in ("--set", item)]
+
+
 def tiny_args(*extra: str) -> list[str]:
-    args: list[str] = []
-    for item in [*TINY, *extra]:
-        args += ["--set", item]
-    return args
+    return set_args(*TINY, *extra)
 
 
 @pytest.fixture

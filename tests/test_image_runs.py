@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 from gankit.train import checkpoint
+from tests.conftest import set_args
 from tests.imagedata import write_idx_set
 
 DIGITS_DCGAN = [
@@ -18,10 +19,7 @@ DIGITS_DCGAN = [
 
 
 def args(*extra: str) -> list[str]:
-    out: list[str] = []
-    for item in [*DIGITS_DCGAN, *extra]:
-        out += ["--set", item]
-    return out
+    return set_args(*DIGITS_DCGAN, *extra)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 import gankit
 from gankit.config import RunConfig, save_config
-from gankit.data import make_source
+from gankit.data import DataSource, ImageSource, make_source
 from gankit.errors import TrainingDiverged, UserError
 from gankit.nets import build_nets
 from gankit.objectives import build_objective
@@ -82,8 +82,14 @@ def pick_device(name: str) -> torch.device:
 # --------------------------------------------------------------------------------- assembling
 
 
-def build_trainer(cfg: RunConfig, dist: Distributed, device: torch.device) -> Trainer:
-    source = make_source(cfg.data)
+def build_trainer(
+    cfg: RunConfig, dist: Distributed, device: torch.device, source: DataSource | None = None
+) -> Trainer:
+    """Everything a run trains with, from the config; `source` replaces the configured data
+    (benchmarks feed synthetic images this way)."""
+    source = source if source is not None else make_source(cfg.data)
+    if isinstance(source, ImageSource):
+        source.move_to(device)
     g, d = build_nets(cfg.model, source.shape, cfg.seed)
     g, d = g.to(device), d.to(device)
     dist.broadcast_parameters(g)

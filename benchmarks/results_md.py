@@ -1,0 +1,34 @@
+"""docs/RESULTS.md is shared by every benchmark: each owns one block between HTML-comment markers
+(`<!-- NAME:begin -->` … `<!-- NAME:end -->`) and rewrites only that block, under a file lock so
+two benchmarks finishing together don't lose each other's tables."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "RESULTS.md"
+HEADER = "# Measured results\n\nTables made by the scripts in `benchmarks/`, each with its command.\n\n"
+
+
+def markers(name: str) -> tuple[str, str]:
+    return f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+
+
+def write_block(name: str, body: str, path: Path = RESULTS) -> None:
+    """Replace block `name` in `path` with `body` (appending the block, or creating the file)."""
+    begin, end = markers(name)
+    block = f"{begin}\n{body.rstrip()}\n{end}\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        text = path.read_text() if path.exists() else HEADER
+        if begin in text and end in text:
+            before, rest = text.split(begin, 1)
+            text = before + block + rest.split(end, 1)[1].removeprefix("\n")
+        else:
+            text = text.rstrip("\n") + "\n\n" + block
+        tmp = path.with_suffix(".md.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
