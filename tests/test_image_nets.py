@@ -79,3 +79,26 @@ def test_layer_norm_critic_keeps_examples_independent_for_the_gradient_penalty()
 def test_unsupported_resolution_is_a_user_error(kind, size, rule):
     with pytest.raises(UserError, match=rule):
         nets(kind, (1, size, size))
+
+
+def test_pylearn2_style_init_and_a_generator_that_starts_at_the_mean_image():
+    """The 2014 paper's init: U(±r) weights, zero biases, G's sigmoid biases from the data mean."""
+    cfg = ModelConfig.model_validate({
+        "z_dim": 4,
+        "g": {"hidden": [64], "output": "sigmoid", "init_range": 0.05, "output_bias": "data-mean"},
+        "d": {"hidden": [32], "activation": "maxout", "maxout_pieces": 3, "init_range": 0.005},
+    })
+    g, d = build_nets(cfg, (1, 4, 4), seed=0)
+    weights = [p.detach() for p in d.parameters() if p.ndim > 1]
+    assert all(float(w.abs().max()) <= 0.005 for w in weights) and float(weights[0].abs().max()) > 0.004
+    assert all(float(p.detach().abs().max()) == 0 for p in d.parameters() if p.ndim == 1)
+    mean = torch.linspace(0.1, 0.9, 16).view(1, 4, 4)
+    g.start_at(mean)
+    with torch.no_grad():
+        g.head.weight.zero_()
+        assert torch.allclose(g(torch.randn(3, 4)), mean.expand(3, 1, 4, 4), atol=1e-5)
+
+
+def test_output_bias_belongs_to_g():
+    with pytest.raises(ValueError, match="output_bias applies to G only"):
+        ModelConfig.model_validate({"d": {"output_bias": "data-mean"}})

@@ -154,7 +154,9 @@ class MLPConfig(_Strict):
     """A fully connected net; `maxout` uses `maxout_pieces` linear pieces per unit.
 
     `dropout` follows every hidden layer, `input_dropout` applies to the input (the 2014 paper's D
-    keeps inputs with probability 0.8 and hidden units with 0.5).
+    keeps inputs with probability 0.8 and hidden units with 0.5). `init_range` and `output_bias`
+    reproduce that paper's initialisation: small uniform weights (0.05 in G, 0.005 in D) and G's
+    sigmoid biases set so that G starts at the mean image (pylearn2's init_sigmoid_bias_from_marginals).
     """
 
     kind: Literal["mlp"] = "mlp"
@@ -164,6 +166,12 @@ class MLPConfig(_Strict):
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
     input_dropout: float = Field(0.0, ge=0.0, lt=1.0)
     output: OutputName = "linear"
+    init_range: float | None = Field(
+        None, gt=0, description="weights U(-r, r) and zero biases (pylearn2's irange); default PyTorch's"
+    )
+    output_bias: Literal["zero", "data-mean"] = Field(
+        "zero", description="G only: data-mean starts G's output at the mean training example"
+    )
 
 
 NormName = Literal["batch", "layer", "none"]
@@ -220,6 +228,8 @@ class ModelConfig(_Strict):
     def _d_returns_logits(self) -> "ModelConfig":
         if self.d.output not in (None, "linear"):
             raise ValueError("model.d.output must be linear: D returns logits, the losses apply the sigmoid")
+        if getattr(self.d, "output_bias", "zero") != "zero":
+            raise ValueError("model.d.output_bias applies to G only (it starts G at the mean example)")
         return self
 
     @property

@@ -35,5 +35,6 @@ def build_nets(cfg: ModelConfig, shape: tuple[int, ...], seed: int) -> tuple[nn.
     generator = torch.Generator().manual_seed(seed)
     g, d = build_generator(cfg, shape), build_discriminator(cfg, shape)
     for net, net_cfg in ((g, cfg.g), (d, cfg.d)):
-        init_weights(net, generator, DCGAN_INIT_STD if isinstance(net_cfg, DCGANConfig) else None)
+        std = DCGAN_INIT_STD if isinstance(net_cfg, DCGANConfig) else None
+        init_weights(net, generator, std, getattr(net_cfg, "init_range", None))
     return g, d

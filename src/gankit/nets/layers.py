@@ -24,18 +24,25 @@ def activation(name: str) -> nn.Module:
     return {"relu": nn.ReLU(), "leaky_relu": nn.LeakyReLU(0.2), "tanh": nn.Tanh()}[name]
 
 
-def init_weights(module: nn.Module, generator: torch.Generator, std: float | None = None) -> None:
+def init_weights(
+    module: nn.Module, generator: torch.Generator, std: float | None = None, uniform: float | None = None
+) -> None:
     """Seeded init from an explicit generator, so nets are identical on every rank and on resume.
 
-    With `std` None: PyTorch's default scale, U(±1/√fan_in) for weights and biases. With a `std`:
-    N(0, std) weights and zero biases, and N(1, std) norm scales — the DCGAN paper's init (0.02).
+    By default PyTorch's scale, U(±1/√fan_in) for weights and biases. With `std`: N(0, std) weights
+    and zero biases, and N(1, std) norm scales — the DCGAN paper's init (0.02). With `uniform`:
+    U(±uniform) weights and zero biases — pylearn2's `irange`, the 2014 GAN paper's init.
     """
     for layer in module.modules():
         weight, bias = getattr(layer, "weight", None), getattr(layer, "bias", None)
         if not isinstance(weight, nn.Parameter):
             continue
         with torch.no_grad():
-            if weight.ndim >= 2:  # linear and conv layers
+            if weight.ndim >= 2 and uniform is not None:
+                weight.uniform_(-uniform, uniform, generator=generator)
+                if bias is not None:
+                    bias.zero_()
+            elif weight.ndim >= 2:  # linear and conv layers
                 if std is None:
                     fan_in, _ = nn.init._calculate_fan_in_and_fan_out(weight)
                     bound = 1.0 / fan_in**0.5

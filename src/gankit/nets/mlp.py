@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 from torch import Tensor, nn
 
 from gankit.config import MLPConfig
@@ -40,6 +41,16 @@ class MLPGenerator(nn.Module):
 
     def forward(self, z: Tensor) -> Tensor:
         return self.squash(self.head(self.trunk(z))).view(-1, *self.shape)
+
+    @torch.no_grad()
+    def start_at(self, mean: Tensor) -> None:
+        """Set the output biases so that G, with zero pre-activations, gives the example `mean`."""
+        target = mean.flatten().to(self.head.bias)
+        if isinstance(self.squash, nn.Sigmoid):
+            target = torch.logit(target.clamp(1e-3, 1 - 1e-3))
+        elif isinstance(self.squash, nn.Tanh):
+            target = torch.atanh(target.clamp(-1 + 1e-3, 1 - 1e-3))
+        self.head.bias.copy_(target)
 
 
 class MLPDiscriminator(nn.Module):

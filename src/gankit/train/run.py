@@ -91,6 +91,8 @@ def build_trainer(
     if isinstance(source, ImageSource):
         source.move_to(device)
     g, d = build_nets(cfg.model, source.shape, cfg.seed)
+    if getattr(cfg.model.g, "output_bias", "zero") == "data-mean":
+        g.start_at(source.sample(10_000, torch.Generator().manual_seed(cfg.seed)).mean(dim=0).cpu())
     g, d = g.to(device), d.to(device)
     dist.broadcast_parameters(g)
     dist.broadcast_parameters(d)
