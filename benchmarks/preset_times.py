@@ -8,7 +8,7 @@ docs/results/<preset>-samples.png, next to the table it writes into docs/RESULTS
 for the toy presets to train in under a minute on 2 cores; issue 3 for recognisable samples from
 `dcgan-fashion` and `goodfellow-mnist` within 15 minutes each: look at the pictures.
 
-    python benchmarks/preset_times.py                           # toy-grid25, toy-ring8, dcgan-fashion
+    python benchmarks/preset_times.py            # toy-grid25, toy-ring8, dcgan-fashion, goodfellow-mnist
     python benchmarks/preset_times.py --presets dcgan-mnist --set train.steps=100 --no-write
 
 MNIST comes from $GANKIT_DATA (as in .ci/run), Fashion-MNIST from Debian's package or $GANKIT_DATA.
@@ -53,7 +53,7 @@ def run_preset(preset: str, overrides: list[str], out: Path) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--presets", nargs="+", default=["toy-grid25", "toy-ring8", "dcgan-fashion"])
+    parser.add_argument("--presets", nargs="+", default=["toy-grid25", "toy-ring8", "dcgan-fashion", "goodfellow-mnist"])
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every preset")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/ alone")
     args = parser.parse_args()

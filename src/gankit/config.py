@@ -291,8 +291,20 @@ class TrainConfig(_Strict):
     steps: int = Field(gt=0, description="generator updates")
     batch_size: int = Field(256, gt=0, description="global batch, split evenly over ranks")
     d_steps: int = Field(1, gt=0, description="k: discriminator updates per generator update")
+    updates: Literal["alternating", "simultaneous"] = Field(
+        "alternating",
+        description="alternating: k D updates, then G against the updated D (Algorithm 1); "
+        "simultaneous: one step of both players from the same batch, as the 2014 paper's released code",
+    )
     ema: float | None = Field(None, gt=0.0, lt=1.0, description="decay of an EMA copy of G")
     device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+    @model_validator(mode="after")
+    def _simultaneous_means_one_d_step(self) -> "TrainConfig":
+        if self.updates == "simultaneous" and self.d_steps != 1:
+            raise ValueError(f"train.updates=simultaneous updates D once per step; train.d_steps must be 1, not {self.d_steps}")
+        return self
 
 
 class LogConfig(_Strict):

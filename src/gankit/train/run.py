@@ -108,6 +108,7 @@ def build_trainer(
         make_optimizer(cfg.optim.g, g.parameters()),
         make_optimizer(cfg.optim.d, d.parameters()),
         objective, TechniqueSet(penalties + extras), source, batches, cfg.train.d_steps, dist,
+        simultaneous=cfg.train.updates == "simultaneous",
     )
 
 

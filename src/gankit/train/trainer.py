@@ -3,6 +3,13 @@
 Each update is the objective's loss plus whatever loss terms the techniques add; techniques also
 transform D's input and act after optimizer steps. The step never reads a value back to the host:
 it returns detached scalar tensors that the run loop gathers every `log.every` steps.
+
+Two schedules. Alternating (Algorithm 1 of Goodfellow et al. 2014, and every later paper): k D
+updates, then a G update against the updated D from fresh noise. Simultaneous (the 2014 paper's
+released pylearn2 code): one batch of G(z), both losses from the same D outputs, both players
+stepped from gradients taken at the same point. The 2014 MNIST recipe needs the second: with the
+same nets and optimizers, alternating updates collapsed to a single image within 1,000-3,000 steps
+in every variant we tried, simultaneous ones gave varied digits (issue 3 notes).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ class Trainer:
         batches: BatchStream,
         d_steps: int,
         dist: Distributed,
+        simultaneous: bool = False,
     ) -> None:
         self.g, self.d = g, d
         self.opt_g, self.opt_d = opt_g, opt_d
@@ -42,6 +50,7 @@ class Trainer:
         self.batches = batches
         self.d_steps = d_steps
         self.dist = dist
+        self.simultaneous = simultaneous
         self.step = 0
 
     def _d_update(self) -> dict[str, Tensor]:
@@ -69,6 +78,38 @@ class Trainer:
         self.techniques.after_g_step(self.g, self.step)
         return {f"g/{k}": v.detach() for k, v in terms.items()}
 
+    def _joint_update(self) -> dict[str, Tensor]:
+        """Both players from one forward pass: each loss differentiated w.r.t. its own player only."""
+        self.d.requires_grad_(True)
+        real = self.techniques.d_input(self.batches.real(self.source), self.step)
+        fake = self.g(self.batches.latent())
+        fake_in = self.techniques.d_input(fake, self.step)
+        real_out, fake_out = self.d(real), self.d(fake_in)
+        d_ctx = DContext(self.d, real, fake_in.detach(), real_out, fake_out, self.step, self.batches.uniform)
+        d_terms = {"loss": self.objective.d_loss(real_out, fake_out), **self.techniques.d_terms(d_ctx)}
+        g_terms = {"loss": self.objective.g_loss(fake_out),
+                   **self.techniques.g_terms(GContext(self.d, fake, fake_out, self.step))}
+        self._set_grads(self.d, sum(d_terms.values()), retain_graph=True)
+        self._set_grads(self.g, sum(g_terms.values()))
+        for opt, net in ((self.opt_d, self.d), (self.opt_g, self.g)):
+            self.dist.average_gradients(net)
+            opt.step()
+        self.techniques.after_d_step(self.d, self.step)
+        self.techniques.after_g_step(self.g, self.step)
+        return {
+            **{f"d/{k}": v.detach() for k, v in d_terms.items()},
+            **{f"g/{k}": v.detach() for k, v in g_terms.items()},
+            "D(x)": self._as_reported(real_out),
+            "D(G(z))": self._as_reported(fake_out),
+        }
+
+    @staticmethod
+    def _set_grads(net: nn.Module, loss: Tensor, retain_graph: bool = False) -> None:
+        params = [p for p in net.parameters() if p.requires_grad]
+        grads = torch.autograd.grad(loss, params, retain_graph=retain_graph, allow_unused=True)
+        for param, grad in zip(params, grads):
+            param.grad = grad if grad is not None else torch.zeros_like(param)
+
     def _descend(self, opt: torch.optim.Optimizer, net: nn.Module, loss: Tensor) -> None:
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -82,6 +123,10 @@ class Trainer:
 
     def train_step(self) -> dict[str, Tensor]:
         """One step; returns detached scalars (the last D update's, and the G update's)."""
+        if self.simultaneous:
+            stats = self._joint_update()
+            self.step += 1
+            return stats
         self.d.requires_grad_(True)
         for _ in range(self.d_steps):
             stats = self._d_update()

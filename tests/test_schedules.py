@@ -1,0 +1,65 @@
+"""The two update schedules: alternating (Algorithm 1) and simultaneous (the 2014 released code)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gankit.config import build_config, load_preset
+from gankit.errors import UserError
+from gankit.train import checkpoint
+from gankit.train.distributed import Distributed
+from gankit.train.run import build_trainer
+from tests.conftest import tiny_args
+
+
+def toy_trainer(*overrides: str):
+    cfg = build_config(load_preset("toy-ring8"), ["train.batch_size=16", "model.g.hidden=[8]", "model.d.hidden=[8]",
+                                                  "optim.g.name=sgd", "optim.d.name=sgd", *overrides])
+    return build_trainer(cfg, Distributed(), torch.device("cpu"))
+
+
+def test_simultaneous_step_takes_both_gradients_at_the_same_point():
+    trainer = toy_trainer("train.updates=simultaneous", "objective.name=non-saturating")
+    g0, d0 = copy.deepcopy(trainer.g), copy.deepcopy(trainer.d)
+    stream = copy.deepcopy(trainer.batches.generator)  # replay the step's random draws by hand
+    lr_g, lr_d = trainer.opt_g.param_groups[0]["lr"], trainer.opt_d.param_groups[0]["lr"]
+    trainer.train_step()
+
+    real = trainer.source.sample(16, stream)
+    z = torch.randn((16, 2), generator=stream)
+    fake = g0(z)
+    real_out, fake_out = d0(real), d0(fake)
+    d_loss = F.softplus(-real_out).mean() + F.softplus(fake_out).mean()
+    g_loss = F.softplus(-fake_out).mean()
+    d_grads = torch.autograd.grad(d_loss, list(d0.parameters()), retain_graph=True)
+    g_grads = torch.autograd.grad(g_loss, list(g0.parameters()))
+    for before, grad, after in zip(d0.parameters(), d_grads, trainer.d.parameters()):
+        assert torch.allclose(before - lr_d * grad, after, atol=1e-6)
+    for before, grad, after in zip(g0.parameters(), g_grads, trainer.g.parameters()):
+        assert torch.allclose(before - lr_g * grad, after, atol=1e-6)
+
+
+def test_alternating_step_differs_from_simultaneous():
+    a, s = toy_trainer(), toy_trainer("train.updates=simultaneous")
+    a.train_step()
+    s.train_step()
+    assert not all(torch.equal(p, q) for p, q in zip(a.g.parameters(), s.g.parameters()))
+
+
+def test_simultaneous_needs_one_d_step():
+    with pytest.raises(UserError, match="train.d_steps must be 1"):
+        build_config(load_preset("toy-ring8"), ["train.updates=simultaneous", "train.d_steps=2"])
+
+
+def test_simultaneous_run_resumes_exactly(tmp_path, cli):
+    extra = ("train.updates=simultaneous", "model.d.dropout=0.2")
+    straight, split = tmp_path / "a", tmp_path / "b"
+    assert cli("train", "--preset", "toy-ring8", "--out", straight, *tiny_args(*extra))[0] == 0
+    assert cli("train", "--preset", "toy-ring8", "--out", split, *tiny_args(*extra, "train.steps=6"))[0] == 0
+    assert cli("train", "--resume", split, "--set", "train.steps=12")[0] == 0
+    a, b = checkpoint.load(straight), checkpoint.load(split)
+    assert [k for k in a.tensors if not torch.equal(a.tensors[k], b.tensors[k])] == []
