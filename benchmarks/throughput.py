@@ -5,7 +5,9 @@ batch, one G update; the non-saturating loss; Adam(2e-4, 0.5, 0.999)) on 3×64×
 DCGAN nets at width 64 (G 3.6 M, D 2.8 M parameters), at several batch sizes, for two loops over
 the same nets, losses and optimizers in the same process:
 
-- plain: the textbook eager loop (index a resident uint8 tensor, two backward passes, two Adam steps);
+- plain: the textbook eager loop (index a resident uint8 tensor, two backward passes, two Adam
+  steps), running the same algorithm as gankit: the G update draws fresh noise (Algorithm 1 of
+  Goodfellow et al. 2014), where some examples reuse the D update's fake batch and skip a G forward;
 - gankit: `gankit.train.run.build_trainer` and `Trainer.train_step`, as `gankit train` runs them.
 
 It also counts the step's FLOPs with `torch.utils.flop_counter.FlopCounterMode` and reports the
@@ -82,13 +84,13 @@ def plain_step(nets: tuple, batch: int, device: torch.device) -> Callable[[], No
     def step() -> None:
         index = torch.randint(len(images), (batch,), device=device)
         real = images[index].float() / 127.5 - 1
-        z = torch.randn(batch, 100, device=device)
-        fake = g(z)
-        d_loss = F.softplus(-d(real)).mean() + F.softplus(d(fake.detach())).mean()
+        with torch.no_grad():
+            fake = g(torch.randn(batch, 100, device=device))
+        d_loss = F.softplus(-d(real)).mean() + F.softplus(d(fake)).mean()
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
-        g_loss = F.softplus(-d(fake)).mean()
+        g_loss = F.softplus(-d(g(torch.randn(batch, 100, device=device)))).mean()
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
