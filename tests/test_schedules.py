@@ -63,3 +63,13 @@ def test_simultaneous_run_resumes_exactly(tmp_path, cli):
     assert cli("train", "--resume", split, "--set", "train.steps=12")[0] == 0
     a, b = checkpoint.load(straight), checkpoint.load(split)
     assert [k for k in a.tensors if not torch.equal(a.tensors[k], b.tensors[k])] == []
+
+
+def test_latent_priors():
+    from gankit.train.batches import draw_latent
+
+    gen = torch.Generator().manual_seed(0)
+    symmetric = draw_latent(4000, 3, "uniform-symmetric", gen)
+    unit = draw_latent(4000, 3, "uniform", gen)
+    assert symmetric.min() < -0.99 and symmetric.max() > 0.99 and symmetric.abs().max() <= 1
+    assert unit.min() >= 0 and unit.max() <= 1 and abs(float(symmetric.mean())) < 0.05
