@@ -149,6 +149,27 @@ def test_torchvision_set_missing_offline_is_one_clear_error(tmp_path, monkeypatc
         source({"name": "svhn"})
 
 
+def test_cifar10_from_a_local_root(tmp_path, monkeypatch):
+    """torchvision's CIFAR-10 layout (cifar-10-batches-py) read into uint8 N×3×32×32 with labels.
+    The fixture files are tiny, so torchvision's MD5 check of the real files is switched off."""
+    import pickle
+
+    import torchvision.datasets.cifar as cifar
+
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    for i, (name, _) in enumerate(cifar.CIFAR10.train_list + cifar.CIFAR10.test_list):
+        pixels = np.full((2, 3 * 32 * 32), 10 * i, np.uint8)
+        pixels[:, 1024:2048] = 200  # the green plane, in CIFAR's channel-major rows
+        (folder / name).write_bytes(pickle.dumps({"data": pixels, "labels": [i, i + 1]}))
+    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": [str(k) for k in range(10)]}))
+    monkeypatch.setattr(cifar, "check_integrity", lambda *args, **kwargs: True)
+    src = source({"name": "cifar10", "root": str(tmp_path)})
+    assert src.shape == (3, 32, 32) and len(src) == 10  # five training batches of 2
+    assert src.labels.tolist() == [0, 1, 1, 2, 2, 3, 3, 4, 4, 5]
+    assert int(src.images[2, 0, 5, 5]) == 10 and int(src.images[2, 1, 5, 5]) == 200
+
+
 def test_digits_are_embedded():
     src = source({"name": "digits"})
     assert src.shape == (1, 8, 8) and len(src) == 1797

@@ -65,12 +65,15 @@ def _write_images(out: Path, samples: torch.Tensor, source: ImageSource) -> None
         raise UserError(f"--out {out}: .csv holds points; for images use .png (a grid), .npy or a folder name")
     elif out.suffix == ".png":
         plots.image_grid(out, source.to_uint8(samples).numpy(), columns=max(1, round(len(samples) ** 0.5)))
-    else:
+    else:  # a folder: filled beside the target, then swapped in, so a failure keeps the old one
+        staging = out.with_name(f".{out.name}.tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        for i, image in enumerate(source.to_uint8(samples).numpy()):
+            plots.single_image(staging / f"{i:06d}.png", image)
         if out.is_dir():
             shutil.rmtree(out)  # only reached with --overwrite or when empty
-        out.mkdir(parents=True)
-        for i, image in enumerate(source.to_uint8(samples).numpy()):
-            plots.single_image(out / f"{i:06d}.png", image)
+        staging.rename(out)
 
 
 def _write_points(out: Path, samples: np.ndarray, source: DataSource, title: str) -> None:

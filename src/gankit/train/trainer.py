@@ -53,27 +53,37 @@ class Trainer:
         self.simultaneous = simultaneous
         self.step = 0
 
-    def _d_update(self) -> dict[str, Tensor]:
-        real = self.techniques.d_input(self.batches.real(self.source), self.step)
-        with torch.no_grad():
-            fake = self.g(self.batches.latent())
-        fake = self.techniques.d_input(fake, self.step)
-        real_out, fake_out = self.d(real), self.d(fake)
+    def _d_terms(self, real: Tensor, fake: Tensor, real_out: Tensor, fake_out: Tensor) -> dict[str, Tensor]:
+        """D's loss terms: the objective's and each technique's (`fake` carries no graph into G)."""
         ctx = DContext(self.d, real, fake, real_out, fake_out, self.step, self.batches.uniform)
-        terms = {"loss": self.objective.d_loss(real_out, fake_out), **self.techniques.d_terms(ctx)}
-        self._descend(self.opt_d, self.d, sum(terms.values()))
-        self.techniques.after_d_step(self.d, self.step)
+        return {"loss": self.objective.d_loss(real_out, fake_out), **self.techniques.d_terms(ctx)}
+
+    def _g_terms(self, fake: Tensor, fake_out: Tensor) -> dict[str, Tensor]:
+        ctx = GContext(self.d, fake, fake_out, self.step)
+        return {"loss": self.objective.g_loss(fake_out), **self.techniques.g_terms(ctx)}
+
+    def _d_stats(self, terms: dict[str, Tensor], real_out: Tensor, fake_out: Tensor) -> dict[str, Tensor]:
         return {
             **{f"d/{k}": v.detach() for k, v in terms.items()},
             "D(x)": self._as_reported(real_out),
             "D(G(z))": self._as_reported(fake_out),
         }
 
+    def _d_update(self) -> dict[str, Tensor]:
+        real = self.techniques.d_input(self.batches.real(self.source), self.step)
+        with torch.no_grad():
+            fake = self.g(self.batches.latent())
+        fake = self.techniques.d_input(fake, self.step)
+        real_out, fake_out = self.d(real), self.d(fake)
+        terms = self._d_terms(real, fake, real_out, fake_out)
+        self._descend(self.opt_d, self.d, sum(terms.values()))
+        self.techniques.after_d_step(self.d, self.step)
+        return self._d_stats(terms, real_out, fake_out)
+
     def _g_update(self) -> dict[str, Tensor]:
         fake = self.g(self.batches.latent())
         fake_out = self.d(self.techniques.d_input(fake, self.step))
-        ctx = GContext(self.d, fake, fake_out, self.step)
-        terms = {"loss": self.objective.g_loss(fake_out), **self.techniques.g_terms(ctx)}
+        terms = self._g_terms(fake, fake_out)
         self._descend(self.opt_g, self.g, sum(terms.values()))
         self.techniques.after_g_step(self.g, self.step)
         return {f"g/{k}": v.detach() for k, v in terms.items()}
@@ -85,10 +95,8 @@ class Trainer:
         fake = self.g(self.batches.latent())
         fake_in = self.techniques.d_input(fake, self.step)
         real_out, fake_out = self.d(real), self.d(fake_in)
-        d_ctx = DContext(self.d, real, fake_in.detach(), real_out, fake_out, self.step, self.batches.uniform)
-        d_terms = {"loss": self.objective.d_loss(real_out, fake_out), **self.techniques.d_terms(d_ctx)}
-        g_terms = {"loss": self.objective.g_loss(fake_out),
-                   **self.techniques.g_terms(GContext(self.d, fake, fake_out, self.step))}
+        d_terms = self._d_terms(real, fake_in.detach(), real_out, fake_out)
+        g_terms = self._g_terms(fake, fake_out)
         self._set_grads(self.d, sum(d_terms.values()), retain_graph=True)
         self._set_grads(self.g, sum(g_terms.values()))
         for opt, net in ((self.opt_d, self.d), (self.opt_g, self.g)):
@@ -96,12 +104,7 @@ class Trainer:
             opt.step()
         self.techniques.after_d_step(self.d, self.step)
         self.techniques.after_g_step(self.g, self.step)
-        return {
-            **{f"d/{k}": v.detach() for k, v in d_terms.items()},
-            **{f"g/{k}": v.detach() for k, v in g_terms.items()},
-            "D(x)": self._as_reported(real_out),
-            "D(G(z))": self._as_reported(fake_out),
-        }
+        return {**self._d_stats(d_terms, real_out, fake_out), **{f"g/{k}": v.detach() for k, v in g_terms.items()}}
 
     @staticmethod
     def _set_grads(net: nn.Module, loss: Tensor, retain_graph: bool = False) -> None:
