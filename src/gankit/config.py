@@ -298,6 +298,9 @@ class TrainConfig(_Strict):
     )
     ema: float | None = Field(None, gt=0.0, lt=1.0, description="decay of an EMA copy of G")
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="bf16: autocast the forward passes to bfloat16; auto: bf16 on CUDA, fp32 elsewhere"
+    )
 
 
     @model_validator(mode="after")

@@ -10,12 +10,15 @@ from torch import Tensor
 from gankit.config import OptimizerConfig
 
 
-def make_optimizer(cfg: OptimizerConfig, params: Iterable[Tensor]) -> torch.optim.Optimizer:
+def make_optimizer(cfg: OptimizerConfig, params: Iterable[Tensor], fused: bool = False) -> torch.optim.Optimizer:
+    """`fused`: one kernel per update (CUDA); RMSprop has no fused form and uses the default."""
     params = list(params)
     if cfg.name == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay, fused=fused or None)
     if cfg.name == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        return torch.optim.SGD(
+            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, fused=fused or None
+        )
     return torch.optim.RMSprop(
         params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
     )
@@ -49,3 +52,11 @@ def join_state(
         index, key = name.split(".", 1)
         state.setdefault(int(index), {})[key] = value
     opt.load_state_dict({"state": state, "param_groups": plain["param_groups"]})
+    # Saved state is plain contiguous; a channels_last parameter needs its moments in its own
+    # layout, or a fused update would pair up the wrong elements.
+    for group in opt.param_groups:
+        for param in group["params"]:
+            entry = opt.state.get(param, {})
+            for key, value in entry.items():
+                if isinstance(value, Tensor) and value.shape == param.shape:
+                    entry[key] = torch.empty_like(param).copy_(value)

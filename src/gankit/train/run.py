@@ -29,6 +29,7 @@ from gankit.techniques.ema import GeneratorEMA
 from gankit.train import checkpoint
 from gankit.train.batches import BatchStream, draw_latent
 from gankit.train.distributed import Distributed
+from gankit.train.fast import FastPath
 from gankit.train.files import atomic_write_text
 from gankit.train.logger import RunLogger
 from gankit.train.optim import make_optimizer
@@ -93,7 +94,8 @@ def build_trainer(
     g, d = build_nets(cfg.model, source.shape, cfg.seed)
     if getattr(cfg.model.g, "output_bias", "zero") == "data-mean":
         g.start_at(source.sample(10_000, torch.Generator().manual_seed(cfg.seed)).mean(dim=0).cpu())
-    g, d = g.to(device), d.to(device)
+    fast = FastPath.for_device(cfg.train, device)
+    g, d = fast.prepare(g.to(device)), fast.prepare(d.to(device))
     dist.broadcast_parameters(g)
     dist.broadcast_parameters(d)
     objective, penalties = build_objective(cfg.objective)
@@ -105,10 +107,10 @@ def build_trainer(
     torch.manual_seed(cfg.seed + 2 + dist.rank)  # the global RNG drives dropout only
     return Trainer(
         g, d,
-        make_optimizer(cfg.optim.g, g.parameters()),
-        make_optimizer(cfg.optim.d, d.parameters()),
+        make_optimizer(cfg.optim.g, g.parameters(), fast.fused),
+        make_optimizer(cfg.optim.d, d.parameters(), fast.fused),
         objective, TechniqueSet(penalties + extras), source, batches, cfg.train.d_steps, dist,
-        simultaneous=cfg.train.updates == "simultaneous",
+        simultaneous=cfg.train.updates == "simultaneous", fast=fast,
     )
 
 

@@ -24,6 +24,7 @@ from gankit.objectives.losses import Objective
 from gankit.techniques.base import DContext, GContext, TechniqueSet
 from gankit.train.batches import BatchStream
 from gankit.train.distributed import Distributed
+from gankit.train.fast import FastPath
 from gankit.train.optim import join_state, split_state
 
 
@@ -41,6 +42,7 @@ class Trainer:
         d_steps: int,
         dist: Distributed,
         simultaneous: bool = False,
+        fast: FastPath | None = None,
     ) -> None:
         self.g, self.d = g, d
         self.opt_g, self.opt_d = opt_g, opt_d
@@ -51,7 +53,12 @@ class Trainer:
         self.d_steps = d_steps
         self.dist = dist
         self.simultaneous = simultaneous
+        self.fast = fast if fast is not None else FastPath("cpu")
         self.step = 0
+
+    def _judge(self, x: Tensor) -> Tensor:
+        """D's outputs in float32, whatever precision D computed in: losses are taken in float32."""
+        return self.d(x).float()
 
     def _d_terms(self, real: Tensor, fake: Tensor, real_out: Tensor, fake_out: Tensor) -> dict[str, Tensor]:
         """D's loss terms: the objective's and each technique's (`fake` carries no graph into G)."""
@@ -70,20 +77,22 @@ class Trainer:
         }
 
     def _d_update(self) -> dict[str, Tensor]:
-        real = self.techniques.d_input(self.batches.real(self.source), self.step)
-        with torch.no_grad():
-            fake = self.g(self.batches.latent())
-        fake = self.techniques.d_input(fake, self.step)
-        real_out, fake_out = self.d(real), self.d(fake)
-        terms = self._d_terms(real, fake, real_out, fake_out)
+        with self.fast.autocast():
+            real = self.techniques.d_input(self.batches.real(self.source), self.step)
+            with torch.no_grad():
+                fake = self.g(self.batches.latent())
+            fake = self.techniques.d_input(fake, self.step)
+            real_out, fake_out = self._judge(real), self._judge(fake)
+            terms = self._d_terms(real, fake, real_out, fake_out)
         self._descend(self.opt_d, self.d, sum(terms.values()))
         self.techniques.after_d_step(self.d, self.step)
         return self._d_stats(terms, real_out, fake_out)
 
     def _g_update(self) -> dict[str, Tensor]:
-        fake = self.g(self.batches.latent())
-        fake_out = self.d(self.techniques.d_input(fake, self.step))
-        terms = self._g_terms(fake, fake_out)
+        with self.fast.autocast():
+            fake = self.g(self.batches.latent())
+            fake_out = self._judge(self.techniques.d_input(fake, self.step))
+            terms = self._g_terms(fake, fake_out)
         self._descend(self.opt_g, self.g, sum(terms.values()))
         self.techniques.after_g_step(self.g, self.step)
         return {f"g/{k}": v.detach() for k, v in terms.items()}
@@ -91,12 +100,13 @@ class Trainer:
     def _joint_update(self) -> dict[str, Tensor]:
         """Both players from one forward pass: each loss differentiated w.r.t. its own player only."""
         self.d.requires_grad_(True)
-        real = self.techniques.d_input(self.batches.real(self.source), self.step)
-        fake = self.g(self.batches.latent())
-        fake_in = self.techniques.d_input(fake, self.step)
-        real_out, fake_out = self.d(real), self.d(fake_in)
-        d_terms = self._d_terms(real, fake_in.detach(), real_out, fake_out)
-        g_terms = self._g_terms(fake, fake_out)
+        with self.fast.autocast():
+            real = self.techniques.d_input(self.batches.real(self.source), self.step)
+            fake = self.g(self.batches.latent())
+            fake_in = self.techniques.d_input(fake, self.step)
+            real_out, fake_out = self._judge(real), self._judge(fake_in)
+            d_terms = self._d_terms(real, fake_in.detach(), real_out, fake_out)
+            g_terms = self._g_terms(fake, fake_out)
         self._set_grads(self.d, sum(d_terms.values()), retain_graph=True)
         self._set_grads(self.g, sum(g_terms.values()))
         for opt, net in ((self.opt_d, self.d), (self.opt_g, self.g)):
