@@ -52,6 +52,33 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0, help="seed of the latent codes")
     sample.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
+    evaluate = commands.add_parser(
+        "eval", help="metrics of a run (or a folder of images) against a data set",
+        epilog="Feature spaces: inception (the FID Inception-v3; weights from --inception-weights, "
+               "$GANKIT_INCEPTION_WEIGHTS or the torch hub cache) or gankit's offline classifiers "
+               "(mnist, fashion-mnist, digits). auto: inception when its weights are found, else the "
+               "classifier of the reference data. Reference features are cached in $GANKIT_CACHE "
+               "(default ~/.cache/gankit).",
+    )
+    evaluate.add_argument("source", type=Path, metavar="RUN_DIR_OR_IMAGE_FOLDER")
+    evaluate.add_argument("--against", metavar="DATA",
+                          help="reference data set name (default: the run's training data); --set data.KEY=VALUE refines it")
+    evaluate.add_argument("--set", action="append", default=[], metavar="data.KEY=VALUE",
+                          help="a setting of the --against data, e.g. --set data.root=/data/mnist")
+    evaluate.add_argument("--metrics", help="comma-separated: fid,is,kid,pr,dc,parzen,modes (default fid,is,kid,pr,dc; "
+                          "modes on stacked-mnist)")
+    evaluate.add_argument("--features", default="auto", help="feature space: auto, inception, mnist, fashion-mnist, digits")
+    evaluate.add_argument("-n", type=int, default=10_000, help="generated images (default 10000)")
+    evaluate.add_argument("--reference-n", type=int, default=10_000, help="reference images (default 10000)")
+    evaluate.add_argument("--step", type=int, help="checkpoint step (default: the latest)")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the latent codes")
+    evaluate.add_argument("--inception-weights", type=Path, help="pt_inception-2015-12-05-6726825d.pth (or .safetensors)")
+    evaluate.add_argument("--out", type=Path, help="JSON file (default for a run: RUN/evals/step-N-<space>.json)")
+    evaluate.add_argument("--neighbours", type=Path, metavar="PNG",
+                          help="also draw samples beside their nearest reference images (pixels, then features)")
+    evaluate.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    evaluate.add_argument("--cache", type=Path, help="feature cache folder")
+
     commands.add_parser("presets", help="list the presets")
     return parser
 
@@ -63,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _train(args)
         if args.command == "sample":
             return _sample(args)
+        if args.command == "eval":
+            return _eval(args)
         return _presets()
     except UserError as exc:
         print(f"gankit: error: {exc}", file=sys.stderr)
@@ -139,6 +168,25 @@ def _sample(args: argparse.Namespace) -> int:
         raise UserError(f"-n must be a positive number of samples, got {args.n}")
     written = sample_run(args.run_dir, args.n, args.out, args.step, args.seed, args.overwrite)
     print(f"wrote {args.n} samples to {written}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from gankit.evaluate import EvalRequest, format_table, run_eval
+
+    bad = [item for item in args.set if not item.startswith("data.")]
+    if bad:
+        raise UserError(f"gankit eval --set takes data.KEY=VALUE settings of the --against data, got {bad[0]!r}")
+    if args.set and args.against is None:
+        raise UserError("--set data.KEY=VALUE refines --against DATA; name the data set with --against")
+    record = run_eval(EvalRequest(
+        source=args.source, against=args.against, data_overrides=args.set,
+        metrics=[m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None,
+        space=args.features, n=args.n, reference_n=args.reference_n, step=args.step, seed=args.seed,
+        inception_weights=args.inception_weights, out=args.out, neighbours=args.neighbours,
+        device=args.device, cache=args.cache,
+    ))
+    print(format_table(record))
     return 0
 
 

@@ -112,6 +112,21 @@ class IDXData(_ImageData):
     download: bool = False
 
 
+class StackedMNISTData(_ImageData):
+    """Stacked MNIST: three independent MNIST digits as the RGB channels, 1,000 modes.
+
+    Built from the MNIST `split` found as for `mnist` (`root`, $GANKIT_DATA, ...); `size` images
+    drawn once with `seed`.
+    """
+
+    name: Literal["stacked-mnist"]
+    root: Path | None = None
+    split: Literal["train", "test"] = "train"
+    size: int = Field(128_000, gt=0)
+    seed: int = 0
+    download: bool = False
+
+
 class FolderData(_ImageData):
     """Every PNG, JPEG and WebP image under `path` (recursive), resized and centre-cropped."""
 
@@ -138,8 +153,8 @@ class DigitsData(_ImageData):
 
 DataConfig = Annotated[
     Union[
-        Gaussian1DData, RingData, GridData, SwissRollData, IDXData, FolderData, TorchvisionData,
-        DigitsData,
+        Gaussian1DData, RingData, GridData, SwissRollData, IDXData, StackedMNISTData, FolderData,
+        TorchvisionData, DigitsData,
     ],
     Field(discriminator="name"),
 ]
@@ -310,15 +325,37 @@ class TrainConfig(_Strict):
         return self
 
 
+# What each image metric of `log.metrics` reports (gankit.metrics.evaluator), and what the toy
+# probes report: the names `log.best` can pick from.
+METRIC_OUTPUTS = {
+    "fid": ["fid"], "is": ["is"], "kid": ["kid"], "pr": ["precision", "recall"],
+    "dc": ["density", "coverage"], "parzen": ["parzen"], "modes": ["modes", "kl"],
+}
+TOY_OUTPUTS = ["modes", "high_quality", "kl"]
+
+
 class LogConfig(_Strict):
     every: int = Field(100, gt=0, description="steps between scalar logs")
     eval_every: int = Field(1000, gt=0, description="steps between metrics and sample plots")
     eval_samples: int = Field(2500, ge=2500, description="generated samples per evaluation")
+    metrics: list[Literal["fid", "is", "kid", "pr", "dc", "parzen", "modes"]] = Field(
+        default_factory=list, description="image metrics computed at every evaluation (gankit eval's names)"
+    )
+    metrics_samples: int = Field(5000, ge=10, description="generated and reference images for log.metrics")
+    features: str = Field("auto", description="feature space of log.metrics: auto, inception, mnist, fashion-mnist, digits")
+    best: str | None = Field(None, description="keep the checkpoint with the best value of this metric (e.g. fid)")
     checkpoint_every: int = Field(1000, gt=0)
     keep_checkpoints: int = Field(3, gt=0, description="latest checkpoints kept on disk")
     collapse_drop: float = Field(
         0.5, gt=0.0, lt=1.0, description="flag collapse when modes fall below this share of best"
     )
+
+
+def _check_best(log: LogConfig) -> None:
+    reported = [name for metric in log.metrics for name in METRIC_OUTPUTS[metric]]
+    if log.best is not None and log.best not in reported + TOY_OUTPUTS:
+        choices = ", ".join(dict.fromkeys(reported + TOY_OUTPUTS))
+        raise ValueError(f"log.best={log.best} is not a metric this run reports ({choices}); add its metric to log.metrics")
 
 
 class RunConfig(_Strict):
@@ -340,6 +377,13 @@ class RunConfig(_Strict):
                     f"model.g.output={self.model.g_output} does not fit data.range={list(self.data.range)}: "
                     f"use model.g.output={wanted} or change data.range"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _metrics_fit_the_data(self) -> "RunConfig":
+        if self.log.metrics and not isinstance(self.data, _ImageData):
+            raise ValueError(f"log.metrics are image metrics; data {self.data.name} is not images")
+        _check_best(self.log)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -462,6 +506,18 @@ def build_config(raw: dict[str, Any], overrides: list[str] = ()) -> RunConfig:
     raw = _fill_recipe(apply_overrides(raw, list(overrides)))
     try:
         return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise UserError(_describe(exc)) from None
+
+
+class _DataOnly(_Strict):
+    data: DataConfig
+
+
+def build_data_config(raw: dict[str, Any], overrides: list[str] = ()) -> DataConfig:
+    """Validate a `data` section alone (`gankit eval --against`); overrides are `data.`-prefixed."""
+    try:
+        return _DataOnly.model_validate(apply_overrides({"data": raw}, list(overrides))).data
     except ValidationError as exc:
         raise UserError(_describe(exc)) from None
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import io
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
-from gankit.config import build_config, load_yaml_file
+from gankit.config import RunConfig, build_config, load_yaml_file
 from gankit.data import DataSource, ImageSource, make_source
 from gankit.errors import UserError
 from gankit.nets import build_nets
@@ -24,11 +26,20 @@ from gankit.train.run import generate, is_run
 FORMATS = (".npy", ".csv", ".png")
 
 
-def sample_run(run_dir: Path, n: int, out: Path, step: int | None, seed: int, overwrite: bool) -> Path:
-    if out.suffix and out.suffix not in FORMATS:
-        raise UserError(f"--out {out}: unknown format {out.suffix}; use one of {', '.join(FORMATS)}, or a folder name")
-    if out.exists() and not overwrite and not (out.is_dir() and not any(out.iterdir())):
-        raise UserError(f"{out} already exists (pass --overwrite to replace it)")
+@dataclass
+class RunGenerator:
+    """A run's generator at one checkpoint (its EMA copy when the run kept one), ready to sample."""
+
+    cfg: RunConfig
+    g: nn.Module
+    source: DataSource
+    step: int
+
+    def generate(self, n: int, seed: int) -> torch.Tensor:
+        return generate(self.g, n, self.cfg.model.z_dim, self.cfg.model.z_dist, seed)
+
+
+def load_run_generator(run_dir: Path, step: int | None = None) -> RunGenerator:
     if not is_run(run_dir):
         raise UserError(f"{run_dir} is not a gankit run folder (no run.json and config.yaml)")
     cfg = build_config(load_yaml_file(run_dir / "config.yaml"))
@@ -41,12 +52,21 @@ def sample_run(run_dir: Path, n: int, out: Path, step: int | None, seed: int, ov
         g.load_state_dict(weights)
     except RuntimeError as exc:
         raise UserError(f"checkpoint {ckpt.path} does not fit the run's config: {str(exc).splitlines()[0]}") from None
-    samples = generate(g, n, cfg.model.z_dim, cfg.model.z_dist, seed)
-    title = f"{run_dir.name}, step {ckpt.step}, {n} samples"
-    if isinstance(source, ImageSource):
-        _write_images(out, samples, source)
+    return RunGenerator(cfg, g, source, ckpt.step)
+
+
+def sample_run(run_dir: Path, n: int, out: Path, step: int | None, seed: int, overwrite: bool) -> Path:
+    if out.suffix and out.suffix not in FORMATS:
+        raise UserError(f"--out {out}: unknown format {out.suffix}; use one of {', '.join(FORMATS)}, or a folder name")
+    if out.exists() and not overwrite and not (out.is_dir() and not any(out.iterdir())):
+        raise UserError(f"{out} already exists (pass --overwrite to replace it)")
+    run = load_run_generator(run_dir, step)
+    samples = run.generate(n, seed)
+    title = f"{run_dir.name}, step {run.step}, {n} samples"
+    if isinstance(run.source, ImageSource):
+        _write_images(out, samples, run.source)
     else:
-        _write_points(out, samples.numpy(), source, title)
+        _write_points(out, samples.numpy(), run.source, title)
     return out
 
 

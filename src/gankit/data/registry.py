@@ -10,12 +10,14 @@ from gankit.config import (
     GridData,
     IDXData,
     RingData,
+    StackedMNISTData,
     SwissRollData,
     TorchvisionData,
 )
 from gankit.data.idx import load_idx_dataset
 from gankit.data.images import ImageSource, load_digits, load_folder, load_torchvision, resize
 from gankit.data.source import DataSource
+from gankit.data.stacked import stack_digits
 from gankit.data.toy import SwissRoll, gaussian_1d, grid, ring
 
 
@@ -31,6 +33,9 @@ def make_source(cfg: DataConfig) -> DataSource:
     labels = None
     if isinstance(cfg, IDXData):
         images, labels = load_idx_dataset(cfg.name, cfg.split, cfg.root, cfg.download)
+    elif isinstance(cfg, StackedMNISTData):
+        digits, digit_labels = load_idx_dataset("mnist", cfg.split, cfg.root, cfg.download)
+        images, labels = stack_digits(digits, digit_labels, cfg.size, cfg.seed)
     elif isinstance(cfg, FolderData):
         images = load_folder(cfg.path, cfg.resolution, cfg.channels, cfg.skip_corrupt)
     elif isinstance(cfg, TorchvisionData):

@@ -47,7 +47,7 @@ def mode_coverage(samples: Tensor, centres: Tensor, std: float, min_count: int =
     good = distance <= 3 * std
     counts = torch.bincount(nearest[good], minlength=len(centres))
     total_good = int(counts.sum())
-    kl = _kl_to_uniform(counts) if total_good else math.log(len(centres))
+    kl = kl_to_uniform(counts) if total_good else math.log(len(centres))
     return ModeCoverage(
         modes_captured=int((counts >= min_count).sum()),
         modes_total=len(centres),
@@ -57,7 +57,8 @@ def mode_coverage(samples: Tensor, centres: Tensor, std: float, min_count: int =
     )
 
 
-def _kl_to_uniform(counts: Tensor) -> float:
+def kl_to_uniform(counts: Tensor) -> float:
+    """KL(p ‖ uniform) for p the normalised histogram `counts` (one entry per mode)."""
     p = counts.double() / counts.sum()
     nonzero = p > 0
     return float((p[nonzero] * torch.log(p[nonzero] * len(counts))).sum())

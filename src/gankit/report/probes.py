@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from gankit.data import DataSource, GaussianMixture, ImageSource
+from gankit.metrics.evaluator import Evaluator
 from gankit.metrics.modes import mode_coverage
 from gankit.report import plots, spread_evenly
 from gankit.train.files import atomic_write_text
@@ -145,6 +146,19 @@ class SampleGridProbe:
         return ProbeResult(images={"samples": path})
 
 
+class MetricsProbe:
+    """The image metrics of `log.metrics` (FID, KID, ... via the Evaluator) on the first
+    `samples` generated images, logged like every other evaluation metric."""
+
+    def __init__(self, evaluator: Evaluator, source: ImageSource, samples: int) -> None:
+        self.evaluator = evaluator
+        self.source = source
+        self.samples = samples
+
+    def evaluate(self, step: int, fake: Tensor, d: nn.Module) -> ProbeResult:
+        return ProbeResult(metrics=self.evaluator(self.source.to_uint8(fake[: self.samples])))
+
+
 def build_probes(
     source: DataSource,
     run_dir: Path,
@@ -154,14 +168,19 @@ def build_probes(
     to_unit: Callable[[Tensor], Tensor],
     resume_step: int,
     samples: int,
+    evaluator: Evaluator | None = None,
+    metric_samples: int = 0,
 ) -> list[Probe]:
-    """The probes that make sense for this data: modes for mixtures, pictures by kind of data.
-    `samples` is how many generated points the point-cloud probes judge."""
+    """The probes that make sense for this data: modes for mixtures, pictures by kind of data,
+    and the configured image metrics. `samples` is how many generated points the point-cloud
+    probes judge, `metric_samples` how many images the metrics do."""
     probes: list[Probe] = []
     folder = run_dir / "samples"
     folder.mkdir(exist_ok=True)
     if isinstance(source, ImageSource):
         probes.append(SampleGridProbe(source, folder, seed))
+        if evaluator is not None:
+            probes.append(MetricsProbe(evaluator, source, metric_samples))
     if isinstance(source, GaussianMixture) and len(source.centres) > 1:
         probes.append(ModeProbe(source, collapse_drop, history, samples))
     if source.shape == (2,):

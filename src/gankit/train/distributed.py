@@ -65,6 +65,14 @@ class Distributed:
             values /= self.world_size
         return values
 
+    def main_says(self, flag: bool, device: torch.device) -> bool:
+        """Rank 0's `flag` on every rank: for decisions only rank 0 can make (it alone evaluates)."""
+        if self.world_size == 1:
+            return flag
+        value = torch.tensor([float(flag)], device=device)
+        dist.broadcast(value, src=0)
+        return bool(value.item())
+
     def gather(self, tensor: Tensor) -> list[Tensor]:
         """Every rank's copy of a same-shaped tensor, in rank order."""
         if self.world_size == 1:

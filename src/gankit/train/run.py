@@ -20,6 +20,8 @@ import gankit
 from gankit.config import RunConfig, save_config
 from gankit.data import DataSource, ImageSource, make_source
 from gankit.errors import TrainingDiverged, UserError
+from gankit.metrics.evaluator import Evaluator, build_evaluator
+from gankit.metrics.reference import reference_from_data
 from gankit.nets import build_nets
 from gankit.objectives import build_objective
 from gankit.report.html import read_metrics, write_report
@@ -27,6 +29,7 @@ from gankit.report.probes import build_probes
 from gankit.techniques.base import TechniqueSet
 from gankit.techniques.ema import GeneratorEMA
 from gankit.train import checkpoint
+from gankit.train.best import BestCheckpoint
 from gankit.train.batches import BatchStream, draw_latent
 from gankit.train.distributed import Distributed
 from gankit.train.fast import FastPath
@@ -114,6 +117,15 @@ def build_trainer(
     )
 
 
+def build_run_evaluator(cfg: RunConfig, device: torch.device) -> Evaluator | None:
+    """The Evaluator of `log.metrics`, against the run's own data (None when no metrics are asked)."""
+    if not cfg.log.metrics:
+        return None
+    reference = reference_from_data(cfg.data)
+    return build_evaluator(reference, cfg.log.metrics, cfg.log.features, device,
+                           reference_count=cfg.log.metrics_samples)
+
+
 def sampling_generator(trainer: Trainer) -> nn.Module:
     """The generator to sample from: the EMA copy when the run keeps one."""
     ema = trainer.techniques.find("ema")
@@ -165,15 +177,18 @@ def train(cfg: RunConfig, run_dir: Path, dist: Distributed, device: torch.device
     probes = build_probes(
         trainer.source, run_dir, cfg.seed, cfg.log.collapse_drop, history,
         to_unit=torch.sigmoid if trainer.objective.outputs_probability else _min_max, resume_step=trainer.step,
-        samples=cfg.log.eval_samples,
+        samples=cfg.log.eval_samples, evaluator=build_run_evaluator(cfg, device),
+        metric_samples=cfg.log.metrics_samples,
     ) if dist.is_main else []
+    best = BestCheckpoint(run_dir, cfg.log.best, history)
     log = RunLogger(run_dir, cfg.train.steps, trainer.step, enabled=dist.is_main)
     sums: dict[str, Tensor] = {}
     steps_in_sums = 0
 
-    def evaluate() -> None:
+    def evaluate() -> bool:
+        """Run the probes; True (on every rank) when the metric of `log.best` improved."""
         if not dist.is_main:
-            return
+            return dist.main_says(False, device)
         g = sampling_generator(trainer)
         needed = max((probe.samples for probe in probes), default=0)
         fake = generate(g, needed, cfg.model.z_dim, cfg.model.z_dist, cfg.seed + 3)
@@ -189,6 +204,7 @@ def train(cfg: RunConfig, run_dir: Path, dist: Distributed, device: torch.device
         trainer.d.train()
         if metrics:
             log.eval_scalars(trainer.step, metrics)
+        return dist.main_says(best.offer(trainer.step, metrics), device)
 
     def flush() -> None:
         """Average the scalars gathered since the last flush (one host sync); stop on NaN/inf."""
@@ -213,12 +229,13 @@ def train(cfg: RunConfig, run_dir: Path, dist: Distributed, device: torch.device
         if dist.is_main:
             state.update(fingerprint=cfg.fingerprint(), gankit=gankit.__version__, torch=torch.__version__)
             checkpoint.save(run_dir, trainer.step, tensors, state)
-            checkpoint.prune(run_dir, cfg.log.keep_checkpoints)
+            best.record()
+            checkpoint.prune(run_dir, cfg.log.keep_checkpoints, protect=best.protected())
 
     status = "finished"
     try:
-        if trainer.step == 0:
-            evaluate()
+        if trainer.step == 0 and evaluate():
+            save()  # the untrained G is the best so far: keep it loadable, as best.json will name it
         while trainer.step < cfg.train.steps:
             stats = trainer.train_step()
             for key, value in stats.items():
@@ -227,9 +244,8 @@ def train(cfg: RunConfig, run_dir: Path, dist: Distributed, device: torch.device
             step, last = trainer.step, trainer.step == cfg.train.steps
             if step % cfg.log.every == 0 or step % cfg.log.checkpoint_every == 0 or last:
                 flush()
-            if step % cfg.log.eval_every == 0 or last:
-                evaluate()
-            if step % cfg.log.checkpoint_every == 0 or last:
+            improved = (step % cfg.log.eval_every == 0 or last) and evaluate()
+            if step % cfg.log.checkpoint_every == 0 or last or improved:
                 save()
     except TrainingDiverged:
         status = "diverged (see Diagnoses)"

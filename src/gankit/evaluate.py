@@ -1,0 +1,136 @@
+"""`gankit eval`: the metrics of a run's generator, or of a folder of images, against a data set.
+
+The generated images are a run's samples (its latest checkpoint, the EMA generator when it kept
+one, from seeded latent codes) or the images of a folder, resized to the reference's size. The
+reference is the run's own training data unless `--against` names another data set. Results are
+printed as a table and written as JSON; for a run, to `RUN/evals/step-NNNNNNNN-<space>.json`,
+merged with what an earlier evaluation of the same checkpoint wrote there, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gankit.config import build_data_config
+from gankit.data.images import load_folder
+from gankit.errors import UserError
+from gankit.metrics.evaluator import build_evaluator
+from gankit.metrics.neighbours import neighbour_grid
+from gankit.metrics.reference import reference_from_data
+from gankit.sample import load_run_generator
+from gankit.train.files import atomic_write_text
+from gankit.train.run import is_run, pick_device
+
+DEFAULT_METRICS = ("fid", "is", "kid", "pr", "dc")
+
+
+@dataclass
+class EvalRequest:
+    source: Path
+    against: str | None = None
+    data_overrides: list[str] = field(default_factory=list)
+    metrics: list[str] | None = None
+    space: str = "auto"
+    n: int = 10_000
+    reference_n: int | None = 10_000
+    step: int | None = None
+    seed: int = 0
+    inception_weights: Path | None = None
+    out: Path | None = None
+    neighbours: Path | None = None
+    device: str = "auto"
+    cache: Path | None = None
+
+
+def run_eval(req: EvalRequest) -> dict[str, Any]:
+    """Evaluate as `req` asks; returns the JSON record (also written to its file)."""
+    if req.n < 2:
+        raise UserError(f"-n must be at least 2 generated images, got {req.n}")
+    device = pick_device(req.device)
+    run = load_run_generator(req.source, req.step) if is_run(req.source) else None
+    if run is None and not req.source.is_dir():
+        raise UserError(f"{req.source} is neither a gankit run folder nor a folder of images")
+    if run is None and req.against is None:
+        raise UserError(f"evaluating the images in {req.source} needs --against DATA (e.g. --against mnist)")
+
+    if req.against is None:
+        data_cfg = run.cfg.data
+    else:
+        raw: dict[str, Any] = {"name": req.against}
+        if run is not None and len(run.source.shape) == 3:
+            raw["resolution"] = run.source.shape[-1]
+        data_cfg = build_data_config(raw, req.data_overrides)
+    reference = reference_from_data(data_cfg)
+
+    if run is not None:
+        fake = run.source.to_uint8(run.generate(req.n, req.seed))
+    else:
+        channels, resolution = reference.images.shape[1], reference.images.shape[-1]
+        fake = load_folder(req.source, resolution, channels, skip_corrupt=False)[: req.n]
+
+    metrics = req.metrics or (["modes"] if reference.stacked else list(DEFAULT_METRICS))
+    evaluator = build_evaluator(reference, metrics, req.space, device, req.inception_weights, req.cache,
+                                req.reference_n, with_features=req.neighbours is not None)
+
+    started = time.perf_counter()
+    values = evaluator(fake)
+    if req.neighbours is not None:  # searched among the same reference images the metrics used
+        pool = reference.images[: req.reference_n]
+        values.update(neighbour_grid(req.neighbours, fake[:8], pool, 4, evaluator.features, evaluator.real_features()))
+    record = {
+        "source": str(req.source),
+        "step": run.step if run is not None else None,
+        "against": reference.name,
+        "feature_space": evaluator.feature_space,
+        "generated": len(fake),
+        "reference": len(reference.images[: req.reference_n]),
+        "seconds": round(time.perf_counter() - started, 2),
+        "metrics": values,
+    }
+    out = req.out
+    if out is None and run is not None:
+        out = req.source / "evals" / f"step-{run.step:08d}-{evaluator.feature_space or 'pixels'}.json"
+    if out is not None:
+        _write_merged(out, record)
+        record["written"] = str(out)
+    return record
+
+
+def _write_merged(path: Path, record: dict[str, Any]) -> None:
+    """Write `record`, keeping the metrics an earlier evaluation wrote there that this one did not redo."""
+    earlier: dict[str, Any] = {}
+    if path.exists():
+        try:
+            earlier = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            raise UserError(f"{path} exists and is not a gankit evaluation (remove it or pass another --out)") from None
+        if not isinstance(earlier, dict) or {k: earlier.get(k) for k in ("against", "feature_space")} != {
+            k: record[k] for k in ("against", "feature_space")
+        }:
+            raise UserError(f"{path} holds an evaluation against other data or in another feature space; pass another --out")
+    merged = {**earlier, **record, "metrics": {**earlier.get("metrics", {}), **record["metrics"]}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(merged, indent=2) + "\n")
+
+
+def format_table(record: dict[str, Any]) -> str:
+    """The record as a small text table: one metric per line, ± its spread where it has one."""
+    values = record["metrics"]
+    lines = [
+        f"{record['generated']} generated vs {record['reference']} reference images ({record['against']}); "
+        f"feature space: {record['feature_space'] or 'none (pixels)'}",
+    ]
+    spreads = {"is": "is_std", "kid": "kid_std", "parzen": "parzen_se"}
+    for name, value in values.items():
+        if name in spreads.values():
+            continue
+        spread = values.get(spreads.get(name, ""))
+        shown = f"{value:.6g}" + (f" ± {spread:.3g}" if spread is not None else "")
+        lines.append(f"  {name:14s} {shown}")
+    if "written" in record:
+        lines.append(f"written to {record['written']}")
+    return "\n".join(lines)

@@ -1,0 +1,213 @@
+"""The Evaluator: generated images against a reference set, for any choice of metrics.
+
+Used by `gankit eval` and by the metrics probe during training. It extracts the features of the
+generated images once, takes the reference features from a cache (keyed by a hash of the reference
+pixels and the feature space's name, so a changed data set or extractor can never hit an old
+entry), and computes each requested metric from them:
+
+| name   | reports                          | computed on                                        |
+| ------ | -------------------------------- | -------------------------------------------------- |
+| fid    | fid                              | features (Fréchet distance of Gaussian fits)       |
+| is     | is, is_std                       | logits of the generated images, 10 splits          |
+| kid    | kid, kid_std                     | features, 100 subsets of min(1000, N)              |
+| pr     | precision, recall                | features, k = 3 (Kynkäänniemi et al. 2019)         |
+| dc     | density, coverage                | features, k = 5 (Naeem et al. 2020)                |
+| parzen | parzen, parzen_se, parzen_sigma  | pixels in [0, 1] (Goodfellow et al. 2014)          |
+| modes  | modes, kl                        | Stacked MNIST: each channel's MNIST digit          |
+
+Parzen follows the 2014 paper: σ is chosen on a validation set (the last 10,000 reference images,
+as the paper's MNIST split, or a sixth of a smaller set) and the log-likelihood reported on the
+held-out test split, as mean and standard error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save
+from torch import Tensor
+
+from gankit.errors import UserError
+from gankit.metrics.classifier import load_classifier
+from gankit.metrics.features import FeatureExtractor, default_space, extract, load_extractor
+from gankit.metrics.fid import FeatureStats, frechet_distance
+from gankit.metrics.inception_score import inception_score
+from gankit.metrics.kid import kernel_inception_distance
+from gankit.metrics.parzen import parzen_estimate
+from gankit.metrics.prdc import prdc
+from gankit.metrics.stacked import stacked_mnist_modes
+from gankit.train.files import atomic_write_bytes
+
+FEATURE_METRICS = ("fid", "is", "kid", "pr", "dc")
+METRICS = (*FEATURE_METRICS, "parzen", "modes")
+LOWER_IS_BETTER = {"fid", "kid", "kl"}  # every other reported value is better higher
+CACHE_ENV = "GANKIT_CACHE"
+
+
+@dataclass
+class Reference:
+    """The real images generated ones are judged against (uint8 N×C×H×W).
+
+    `heldout` is a split the generator never saw (Parzen's test set); `stacked` marks Stacked MNIST.
+    """
+
+    name: str
+    dataset: str  # the data set's name, which picks its offline classifier
+    images: Tensor
+    heldout: Tensor | None = None
+    stacked: bool = False
+    _digest: str = field(default="", repr=False)
+
+    @property
+    def digest(self) -> str:
+        if not self._digest:
+            self._digest = hashlib.sha256(self.images.cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
+        return self._digest
+
+
+def check_metrics(names: Sequence[str], reference: Reference) -> list[str]:
+    """The requested metric names, validated against what the reference supports."""
+    unknown = [n for n in names if n not in METRICS]
+    if unknown:
+        raise UserError(f"unknown metric {unknown[0]!r}; known: {', '.join(METRICS)}")
+    if "modes" in names and not reference.stacked:
+        raise UserError(f"metric 'modes' counts Stacked MNIST modes; {reference.name} is not stacked-mnist")
+    if "parzen" in names and reference.heldout is None:
+        raise UserError(f"metric 'parzen' needs a held-out test split; {reference.name} has none")
+    return list(dict.fromkeys(names))
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "gankit") / "features"
+
+
+class Evaluator:
+    """Metrics of generated images against one reference set, in one feature space."""
+
+    def __init__(
+        self,
+        reference: Reference,
+        metrics: Sequence[str],
+        features: FeatureExtractor | None,
+        digits: FeatureExtractor | None = None,
+        cache_dir: Path | None = None,
+        reference_count: int | None = None,
+    ) -> None:
+        self.reference = reference
+        self.metrics = check_metrics(metrics, reference)
+        if features is None and any(m in FEATURE_METRICS for m in self.metrics):
+            raise UserError("the feature metrics (fid, is, kid, pr, dc) need a feature space")
+        self.features = features
+        self.digits = digits
+        self.cache_dir = cache_dir
+        self.reference_count = reference_count
+        self._real: Tensor | None = None
+        self._real_stats: FeatureStats | None = None
+
+    @property
+    def feature_space(self) -> str | None:
+        return self.features.name if self.features is not None else None
+
+    def __call__(self, fake: Tensor) -> dict[str, float]:
+        """Every requested metric of uint8 images `fake`, as a flat {name: value} dict."""
+        real_images = self.reference.images
+        if fake.dtype != torch.uint8 or fake.shape[1:] != real_images.shape[1:]:
+            raise UserError(
+                f"generated images {list(fake.shape[1:])} ({fake.dtype}) do not match the reference "
+                f"{self.reference.name} {list(real_images.shape[1:])} (uint8)"
+            )
+        out: dict[str, float] = {}
+        if any(m in FEATURE_METRICS for m in self.metrics):
+            out.update(self._feature_metrics(fake))
+        if "parzen" in self.metrics:
+            out.update(self._parzen(fake))
+        if "modes" in self.metrics:
+            if self.digits is None:
+                raise UserError("metric 'modes' needs the MNIST classifier")
+            out.update(stacked_mnist_modes(fake, self.digits))
+        return out
+
+    def _feature_metrics(self, fake: Tensor) -> dict[str, float]:
+        fake_features, fake_logits = extract(self.features, fake)
+        real = self.real_features()
+        out: dict[str, float] = {}
+        if "fid" in self.metrics:
+            if self._real_stats is None:
+                self._real_stats = FeatureStats.from_features(real, self.feature_space)
+            out["fid"] = frechet_distance(self._real_stats, FeatureStats.from_features(fake_features, self.feature_space))
+        if "is" in self.metrics:
+            out["is"], out["is_std"] = inception_score(fake_logits)
+        if "kid" in self.metrics:
+            out["kid"], out["kid_std"] = kernel_inception_distance(real, fake_features)
+        if "pr" in self.metrics:
+            result = prdc(real, fake_features, k=3)
+            out["precision"], out["recall"] = result.precision, result.recall
+        if "dc" in self.metrics:
+            result = prdc(real, fake_features, k=5)
+            out["density"], out["coverage"] = result.density, result.coverage
+        return out
+
+    def _parzen(self, fake: Tensor) -> dict[str, float]:
+        images = self.reference.images
+        n_val = min(10_000, len(images) // 6)
+        result = parzen_estimate(_unit(fake), _unit(images[-n_val:]), _unit(self.reference.heldout))
+        return {"parzen": result.mean, "parzen_se": result.stderr, "parzen_sigma": result.sigma}
+
+    def real_features(self) -> Tensor:
+        """The reference images' features: from the cache when it has them, else computed (and cached)."""
+        if self._real is None:
+            images = self.reference.images
+            if self.reference_count is not None:
+                images = images[: self.reference_count]
+            path = None
+            if self.cache_dir is not None:
+                key = f"{self.reference.name}-{self.reference.digest}-{len(images)}-{self.feature_space}"
+                path = self.cache_dir / (key.replace("/", "_") + ".safetensors")
+            self._real = _read_cached(path) if path is not None and path.exists() else None
+            if self._real is None:
+                self._real = extract(self.features, images)[0]
+                if path is not None:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    atomic_write_bytes(path, save({"features": self._real.contiguous()}))
+        return self._real
+
+
+def _read_cached(path: Path) -> Tensor | None:
+    """Cached features, or None when the file is unreadable (it is then recomputed and replaced)."""
+    try:
+        return load_file(path)["features"]
+    except (SafetensorError, OSError, KeyError):
+        return None
+
+
+def _unit(images: Tensor) -> Tensor:
+    """uint8 pixels → floats in [0, 1], the scale the 2014 paper's Parzen numbers are on."""
+    return images.float().div_(255.0)
+
+
+def build_evaluator(
+    reference: Reference,
+    metrics: Sequence[str],
+    space: str,
+    device: torch.device,
+    inception_weights: Path | None = None,
+    cache_dir: Path | None = None,
+    reference_count: int | None = None,
+    with_features: bool = False,
+) -> Evaluator:
+    """An Evaluator with the networks its metrics need: the feature space (`auto`: Inception when its
+    weights are found, else the reference data's own classifier; loaded also for `with_features`)
+    and, for `modes`, the MNIST classifier."""
+    extractor = None
+    if with_features or any(m in FEATURE_METRICS for m in metrics):
+        if space == "auto":
+            space = default_space(reference.dataset, inception_weights)
+        extractor = load_extractor(space, device, inception_weights)
+    digits = load_classifier("mnist").to(device) if "modes" in metrics else None
+    return Evaluator(reference, metrics, extractor, digits, cache_dir or default_cache_dir(), reference_count)

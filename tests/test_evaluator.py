@@ -1,0 +1,104 @@
+"""The Evaluator and `gankit eval`: metric plumbing, reference caching, best checkpoints, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import Tensor, nn
+
+from gankit.errors import UserError
+from gankit.metrics.evaluator import Evaluator, Reference
+from gankit.metrics.fid import FeatureStats, frechet_distance
+from gankit.metrics.stacked import stacked_mnist_modes
+from gankit.train import checkpoint
+from tests.conftest import set_args
+
+
+class PooledPixels(nn.Module):
+    """A stand-in feature space: 4×4 average-pooled pixels as features, a fixed linear map as logits."""
+
+    name, dim, num_classes = "pooled-pixels", 16, 10
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = nn.Linear(16, 10)
+        torch.nn.init.normal_(self.head.weight, generator=torch.Generator().manual_seed(0))
+        self.calls = 0
+
+    def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        self.calls += 1
+        x = nn.functional.adaptive_avg_pool2d(images.float() / 255, 4).mean(dim=1).flatten(1)
+        return x, self.head(x)
+
+
+def _images(n: int, seed: int, bright: float = 0.0) -> Tensor:
+    x = torch.rand(n, 1, 8, 8, generator=torch.Generator().manual_seed(seed)) * 200 + bright
+    return x.clamp(0, 255).to(torch.uint8)
+
+
+def test_metrics_compare_generated_with_reference_features(tmp_path):
+    reference = Reference("toy", "toy", _images(400, 0), heldout=_images(200, 1))
+    evaluator = Evaluator(reference, ["fid", "is", "kid", "pr", "dc", "parzen"], PooledPixels(), cache_dir=tmp_path)
+    same, shifted = evaluator(_images(300, 2)), evaluator(_images(300, 3, bright=40))
+    assert set(same) == {"fid", "is", "is_std", "kid", "kid_std", "precision", "recall", "density", "coverage",
+                         "parzen", "parzen_se", "parzen_sigma"}
+    assert same["fid"] < shifted["fid"] and same["kid"] < shifted["kid"]
+    assert same["recall"] > shifted["recall"]
+    # FID is the Fréchet distance of the two feature sets, nothing else
+    real = PooledPixels()(reference.images)[0]
+    fake = PooledPixels()(_images(300, 3, bright=40))[0]
+    expected = frechet_distance(FeatureStats.from_features(real, "p"), FeatureStats.from_features(fake, "p"))
+    assert shifted["fid"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_reference_features_are_cached_by_content_and_space(tmp_path):
+    extractor = PooledPixels()
+    reference = Reference("toy", "toy", _images(100, 0))
+    Evaluator(reference, ["fid"], extractor, cache_dir=tmp_path)(_images(50, 1))
+    assert extractor.calls == 2  # the reference, then the fakes (one batch each)
+    Evaluator(reference, ["fid"], extractor, cache_dir=tmp_path)(_images(50, 1))
+    assert extractor.calls == 3  # the reference came from the cache: only the fakes were run
+    changed = Reference("toy", "toy", _images(100, 9))  # same name, other pixels: a new entry
+    Evaluator(changed, ["fid"], extractor, cache_dir=tmp_path)(_images(50, 1))
+    assert len(list(tmp_path.glob("*.safetensors"))) == 2
+    # a corrupt cache entry is recomputed, not trusted
+    for path in tmp_path.glob("*.safetensors"):
+        path.write_bytes(b"garbage")
+    assert Evaluator(reference, ["fid"], extractor, cache_dir=tmp_path)(_images(50, 1))["fid"] >= 0
+
+
+@pytest.mark.parametrize(
+    "metrics, reference, fake, message",
+    [
+        (["fidd"], Reference("toy", "toy", _images(10, 0)), None, "unknown metric 'fidd'"),
+        (["parzen"], Reference("toy", "toy", _images(10, 0)), None, "needs a held-out test split"),
+        (["modes"], Reference("toy", "toy", _images(10, 0)), None, "not stacked-mnist"),
+        (["fid"], Reference("toy", "toy", _images(10, 0)), torch.zeros(4, 3, 8, 8, dtype=torch.uint8), "do not match"),
+    ],
+)
+def test_bad_requests_are_user_errors(tmp_path, metrics, reference, fake, message):
+    with pytest.raises(UserError, match=message):
+        Evaluator(reference, metrics, PooledPixels(), cache_dir=tmp_path)(fake if fake is not None else _images(4, 1))
+
+
+class ChannelDigit(nn.Module):
+    """A 'classifier' that reads the digit off the image's brightness (digit d ↔ pixel value 20·d)."""
+
+    name, dim, num_classes = "brightness", 1, 10
+
+    def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        digit = (images.float().mean(dim=(1, 2, 3)) / 20).round().long().clamp(0, 9)
+        return digit[:, None].float(), nn.functional.one_hot(digit, 10).float()
+
+
+def test_stacked_modes_read_each_channel_as_a_digit():
+    digits = torch.tensor([[1, 2, 3], [1, 2, 3], [9, 0, 0], [4, 4, 4]])
+    images = (digits[:, :, None, None] * 20).expand(-1, -1, 5, 5).to(torch.uint8)
+    result = stacked_mnist_modes(images, ChannelDigit())
+    assert result["modes"] == 3
+    counts = torch.zeros(1000)
+    counts[[123, 900, 444]] = torch.tensor([2.0, 1.0, 1.0])
+    p = counts[counts > 0] / 4
+    assert result["kl"] == pytest.approx(float((p * torch.log(p * 1000)).sum()))
