@@ -102,3 +102,80 @@ def test_stacked_modes_read_each_channel_as_a_digit():
     counts[[123, 900, 444]] = torch.tensor([2.0, 1.0, 1.0])
     p = counts[counts > 0] / 4
     assert result["kl"] == pytest.approx(float((p * torch.log(p * 1000)).sum()))
+
+
+# ------------------------------------------------------------------ end to end, in the digits classifier's space
+
+DIGITS_RUN = set_args(
+    "data.name=digits", "model.z_dim=8", "model.g.kind=dcgan", "model.g.width=8",
+    "model.d.kind=dcgan", "model.d.width=8", "train.batch_size=16", "log.every=2",
+)
+
+
+def test_eval_of_a_run_prints_a_table_and_merges_its_json(tmp_path, cli, monkeypatch):
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("GANKIT_INCEPTION_WEIGHTS", str(tmp_path / "none.pth"))  # never the Inception
+    run = tmp_path / "run"
+    code, _, err = cli("train", "--preset", "dcgan-fashion", "--out", run, *DIGITS_RUN,
+                       *set_args("train.steps=4", "log.eval_every=4", "log.checkpoint_every=4"))
+    assert code == 0, err
+    code, out, err = cli("eval", run, "--features", "digits", "--metrics", "fid,kid,pr", "-n", 300,
+                         "--reference-n", 300, "--neighbours", tmp_path / "nn.png")
+    assert code == 0, err
+    assert "feature space: digits-classifier" in out and "fid" in out and "precision" in out
+    written = run / "evals" / "step-00000004-digits-classifier.json"
+    record = json.loads(written.read_text())
+    assert record["generated"] == 300 and record["feature_space"] == "digits-classifier"
+    assert record["metrics"]["fid"] > 0 and 0 <= record["metrics"]["recall"] <= 1
+    assert (tmp_path / "nn.png").stat().st_size > 0 and record["metrics"]["nn_rms"] > 0
+    # a second evaluation of other metrics keeps the first one's numbers
+    assert cli("eval", run, "--features", "digits", "--metrics", "is", "-n", 300, "--reference-n", 300)[0] == 0
+    merged = json.loads(written.read_text())["metrics"]
+    assert merged["fid"] == record["metrics"]["fid"] and "is" in merged
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--metrics", "fid,nope"], "unknown metric 'nope'"),
+        (["--features", "imagenet"], "unknown feature space 'imagenet'"),
+        (["--against", "mnist", "--set", "data.root=/nonexistent"], "mnist train IDX files"),
+        (["--set", "model.z_dim=3"], "takes data.KEY=VALUE"),
+        (["--features", "inception"], "Inception weights file"),
+    ],
+)
+def test_bad_eval_requests_are_one_line_and_exit_2(tmp_path, cli, monkeypatch, extra, message):
+    monkeypatch.setenv("GANKIT_INCEPTION_WEIGHTS", str(tmp_path / "none.pth"))
+    run = tmp_path / "run"
+    assert cli("train", "--preset", "dcgan-fashion", "--out", run, *DIGITS_RUN, *set_args("train.steps=2"))[0] == 0
+    code, _, err = cli("eval", run, "-n", 50, "--reference-n", 50, *extra)
+    assert code == 2 and message in err and err.count("\n") == 1, err
+
+
+def test_eval_of_an_image_folder_needs_a_reference(tmp_path, cli):
+    (tmp_path / "images").mkdir()
+    code, _, err = cli("eval", tmp_path / "images")
+    assert code == 2 and "needs --against DATA" in err
+
+
+def test_training_logs_metrics_and_keeps_the_best_checkpoint(tmp_path, cli, monkeypatch):
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    run = tmp_path / "run"
+    code, _, err = cli("train", "--preset", "dcgan-fashion", "--out", run, *DIGITS_RUN, *set_args(
+        "train.steps=8", "log.eval_every=2", "log.checkpoint_every=8", "log.keep_checkpoints=1",
+        "log.metrics=[fid, kid]", "log.metrics_samples=100", "log.features=digits", "log.best=fid",
+    ))
+    assert code == 0, err
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    fids = {r["step"]: r["fid"] for r in rows if r["kind"] == "eval"}
+    assert sorted(fids) == [0, 2, 4, 6, 8]
+    best = json.loads((run / "checkpoints" / "best.json").read_text())
+    assert best["metric"] == "fid" and best["value"] == min(fids.values())
+    assert fids[best["step"]] == best["value"]
+    assert set(checkpoint.list_steps(run)) == {best["step"], 8}  # the newest, plus the best
+
+
+def test_best_must_be_a_reported_metric(tmp_path, cli):
+    code, _, err = cli("train", "--preset", "dcgan-fashion", "--out", tmp_path / "r", *DIGITS_RUN,
+                       *set_args("train.steps=2", "log.best=fid"))
+    assert code == 2 and "log.best=fid is not a metric this run reports" in err

@@ -132,8 +132,9 @@ class InceptionFeatures(nn.Module):
     `InceptionFeatures()` has untrained weights (for tests); `load_inception()` gives the real ones.
     Attribute names are those of the distributed state dict, hence the TF-style capitals.
 
-    The logits are `fc(pool)`, bias included, as pytorch-fid's network computes them. The original
-    Inception Score code and torch-fidelity's `isc` use `pool @ fc.weight.T` without the bias.
+    The logits are `pool @ fc.weight.T`, without fc's bias: what the original Inception Score code
+    (openai/improved-gan, the `softmax/logits/MatMul` of the TF graph) and torch-fidelity's `isc`
+    feed to the softmax. They are only used for the Inception Score.
     """
 
     name = "inception-v3-fid"
@@ -192,7 +193,7 @@ class InceptionFeatures(nn.Module):
             self.Mixed_7c,
         )
         pool = F.adaptive_avg_pool2d(x, 1).flatten(1)
-        return pool, self.fc(pool)
+        return pool, pool @ self.fc.weight.T
 
 
 def _preprocess(images: Tensor) -> Tensor:
