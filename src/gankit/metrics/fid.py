@@ -8,10 +8,12 @@ sample count and the name of its feature space in the file's metadata.
 square root of a symmetric positive semi-definite matrix, so two symmetric eigendecompositions
 (`torch.linalg.eigh`, fast on a GPU) give it, and it stays real when fewer samples than feature
 dimensions make the covariances singular — where `scipy.linalg.sqrtm(Σ1 Σ2)`, as used by
-pytorch-fid, returns complex noise. Rounding can leave eigenvalues a hair below zero; they are
-clamped to zero. Everything is float64, as in pytorch-fid and torch-fidelity.
+pytorch-fid, returns complex noise. Eigenvalues below the usual rank tolerance (largest · dims ·
+float64 eps, as `np.linalg.matrix_rank`) count as zero: they are rounding noise of either sign, and
+a square root would magnify them (√1e-16 = 1e-8 per eigenvalue, summed over the whole null space
+of a singular covariance). Everything is float64, as in pytorch-fid and torch-fidelity.
 
-`as_features` and `feature_pair` validate feature matrices for every metric in this package.
+`as_features` and `feature_pair` also validate the inputs of the IS, KID and PRDC modules.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def as_features(x: Tensor, name: str, min_rows: int = 1) -> Tensor:
     """`x` as a float64 (samples, dims) matrix, or a UserError saying what is wrong with it."""
     if not isinstance(x, Tensor) or x.dim() != 2:
         shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise UserError(f"{name} must be a (samples, features) matrix, got {shape}")
+        raise UserError(f"{name} must be a 2-D (samples, dims) tensor, got {shape}")
     if len(x) < min_rows:
         raise UserError(f"{name} needs at least {min_rows} samples, got {len(x)}")
     x = x.detach().double()
@@ -88,17 +90,22 @@ class FeatureStats:
         except FileNotFoundError:
             raise UserError(f"feature statistics file {path} does not exist") from None
         except (SafetensorError, OSError, KeyError, ValueError) as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            reason = f"no {exc} entry" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
             raise UserError(
                 f"feature statistics file {path} is corrupt or not a gankit statistics file: {reason}"
             ) from None
-        dims = len(mu)
-        if mu.shape != (dims,) or sigma.shape != (dims, dims):
+        if mu.dim() != 1 or sigma.shape != (len(mu), len(mu)):
             raise UserError(
                 f"feature statistics file {path} is corrupt: mu {tuple(mu.shape)} and "
                 f"sigma {tuple(sigma.shape)} do not match"
             )
         return cls(mu.double().to(device), sigma.double().to(device), count, feature_space)
+
+
+def _psd_sqrt(eigenvalues: Tensor) -> Tensor:
+    """Square roots of a PSD matrix's eigenvalues, those within rounding noise of zero set to 0."""
+    tolerance = eigenvalues.abs().max() * len(eigenvalues) * torch.finfo(eigenvalues.dtype).eps
+    return torch.where(eigenvalues > tolerance, eigenvalues, 0.0).sqrt()
 
 
 def frechet_distance(a: FeatureStats, b: FeatureStats) -> float:
@@ -114,8 +121,8 @@ def frechet_distance(a: FeatureStats, b: FeatureStats) -> float:
     mu_a, sigma_a = a.mu.double(), a.sigma.double()
     mu_b, sigma_b = b.mu.to(device, torch.float64), b.sigma.to(device, torch.float64)
     values, vectors = torch.linalg.eigh(sigma_a)
-    root_a = (vectors * values.clamp(min=0).sqrt()) @ vectors.T
+    root_a = (vectors * _psd_sqrt(values)) @ vectors.T
     inner = root_a @ sigma_b @ root_a
-    tr_covmean = torch.linalg.eigvalsh((inner + inner.T) / 2).clamp(min=0).sqrt().sum()
+    tr_covmean = _psd_sqrt(torch.linalg.eigvalsh((inner + inner.T) / 2)).sum()
     diff = mu_a - mu_b
     return float(diff @ diff + sigma_a.trace() + sigma_b.trace() - 2 * tr_covmean)

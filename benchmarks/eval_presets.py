@@ -1,0 +1,104 @@
+"""The literature's evaluations of gankit's image presets, beside the published numbers.
+
+What it does: trains each preset with `gankit train` (or reuses a finished run in `--runs`), then
+runs `gankit eval` on it as a user would, and writes one table into docs/RESULTS.md:
+
+- `dcgan-fashion`: FID / IS / KID / precision-recall / density-coverage in the offline
+  Fashion-MNIST classifier's feature space (10,000 generated vs 10,000 training images), and the
+  Parzen-window log-likelihood of the test set (σ chosen on 10,000 training images).
+- `goodfellow-mnist`: Parzen log-likelihood, the 2014 paper's own measure (its Table 1 reports
+  225 ± 2 for the GAN on MNIST), plus the MNIST-classifier metrics.
+- `dcgan-stacked-mnist`: modes of 1,000 and KL to uniform over 26,000 samples, the measure of
+  VEEGAN Table 2 and PacGAN Table 3.
+
+    python benchmarks/eval_presets.py                    # all three; writes RESULTS.md
+    python benchmarks/eval_presets.py --presets dcgan-fashion --set train.steps=50 --no-write
+
+Published numbers are quoted beside ours; those marked "transcribed" were copied from memory of the
+papers' tables without the PDFs at hand and are to be verified.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from results_md import write_block
+
+PLANS = {
+    "dcgan-fashion": ["--metrics", "fid,is,kid,pr,dc,parzen", "--features", "fashion-mnist"],
+    "goodfellow-mnist": ["--metrics", "parzen,fid,is,kid,pr,dc", "--features", "mnist"],
+    "dcgan-stacked-mnist": ["--metrics", "modes", "-n", "26000"],
+}
+PUBLISHED = {
+    "goodfellow-mnist": "Goodfellow et al. 2014, Table 1: Parzen 225 ± 2 (GAN), 214 ± 1.1 (DBN), 121 ± 1.6 (Stacked CAE)",
+    "dcgan-stacked-mnist": "VEEGAN Table 2 (transcribed): DCGAN 99 modes / KL 3.40, ALI 16 / 5.40, Unrolled GAN 48.7 / 4.32, "
+                           "VEEGAN 150 / 2.95; PacGAN Table 3 (transcribed): PacDCGAN2 1000 / 0.06",
+}
+
+
+def sh(command: list[str]) -> str:
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{shlex.join(command)} failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
+    return done.stdout
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--presets", nargs="+", default=list(PLANS))
+    parser.add_argument("--runs", type=Path, default=Path("runs/eval-presets"), help="where runs are trained or reused")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every preset")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/ alone")
+    args = parser.parse_args()
+
+    rows = []
+    for preset in args.presets:
+        run = args.runs / preset
+        started = time.perf_counter()
+        if not (run / "checkpoints").is_dir():
+            sh(["gankit", "train", "--preset", preset, "--out", str(run), "--overwrite",
+                *[a for item in args.set for a in ("--set", item)]])
+        trained = time.perf_counter() - started
+        out = run / "evals" / "benchmark.json"
+        out.unlink(missing_ok=True)
+        command = ["gankit", "eval", str(run), *PLANS[preset], "--out", str(out)]
+        started = time.perf_counter()
+        print(sh(command))
+        record = json.loads(out.read_text())
+        rows.append((preset, record, trained, time.perf_counter() - started, command))
+
+    lines = [
+        "## Evaluations of the image presets (`benchmarks/eval_presets.py`)",
+        "",
+        f"Machine: {platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores; "
+        f"{time.strftime('%Y-%m-%d')}. Command: `python benchmarks/eval_presets.py`",
+        "",
+        "| preset | feature space | metrics (ours) | published | eval s |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for preset, record, _, seconds, command in rows:
+        shown = ", ".join(_fmt(k, v, record["metrics"]) for k, v in record["metrics"].items() if not k.endswith(("_std", "_se")))
+        lines.append(f"| {preset} (step {record['step']}) | {record['feature_space'] or 'pixels / MNIST digits'} | "
+                     f"{shown} | {PUBLISHED.get(preset, '-')} | {seconds:.0f} |")
+    lines += ["", "Each row: `" + "`; `".join(shlex.join(c[:2] + ["RUN"] + c[3:-2]) for *_, c in rows) + "`"]
+    body = "\n".join(lines)
+    print(body)
+    if not args.no_write and not args.set:
+        write_block("eval-presets", body)
+    return 0
+
+
+def _fmt(name: str, value: float, metrics: dict[str, float]) -> str:
+    spread = metrics.get({"is": "is_std", "kid": "kid_std", "parzen": "parzen_se"}.get(name, ""))
+    return f"{name} {value:.4g}" + (f" ± {spread:.2g}" if spread is not None else "")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
