@@ -179,3 +179,27 @@ def test_best_must_be_a_reported_metric(tmp_path, cli):
     code, _, err = cli("train", "--preset", "dcgan-fashion", "--out", tmp_path / "r", *DIGITS_RUN,
                        *set_args("train.steps=2", "log.best=fid"))
     assert code == 2 and "log.best=fid is not a metric this run reports" in err
+
+
+def test_eval_of_a_folder_of_real_images_scores_better_than_noise(tmp_path, cli, monkeypatch):
+    from PIL import Image
+
+    from gankit.data.images import load_digits
+
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    images, _ = load_digits()
+    noise = torch.randint(0, 256, (300, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    for name, batch in (("real", images[-300:, 0]), ("noise", noise)):
+        (tmp_path / name).mkdir()
+        for i, image in enumerate(batch.numpy()):
+            Image.fromarray(image).convert("RGB").save(tmp_path / name / f"{i:04d}.png")
+    scores = {}
+    for name in ("real", "noise"):
+        out = tmp_path / f"{name}.json"
+        code, _, err = cli("eval", tmp_path / name, "--against", "digits", "--features", "digits",
+                           "--metrics", "fid,pr", "--reference-n", 1000, "--out", out)
+        assert code == 0, err
+        scores[name] = json.loads(out.read_text())["metrics"]
+    assert scores["real"]["fid"] < 0.1 * scores["noise"]["fid"]
+    assert scores["real"]["precision"] > 0.6 and scores["noise"]["precision"] < 0.4
+    assert scores["real"]["recall"] > 0.6 and scores["noise"]["recall"] < 0.2
