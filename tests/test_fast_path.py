@@ -44,7 +44,7 @@ def test_auto_picks_nothing_on_a_cpu():
 
 def test_channels_last_computes_the_same_step():
     plain, nhwc = _trainer(), _trainer(fast=FastPath("cpu", channels_last=True))
-    conv = next(p for p in nhwc.d.parameters() if p.dim() == 4 and p.shape[1] > 1)
+    conv = next(p for p in nhwc.g.parameters() if p.dim() == 4 and p.shape[1] > 1)
     assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
     _run(plain), _run(nhwc)
     for a, b in zip(plain.g.parameters(), nhwc.g.parameters()):

@@ -36,7 +36,8 @@ def test_dcgan_follows_the_paper():
     g, d = nets("dcgan", (3, 64, 64), width=8)
     g_layers = [type(m) for m in g.modules()]
     d_layers = [type(m) for m in d.modules()]
-    assert nn.Linear not in g_layers + d_layers  # no hidden fully connected layers
+    # no hidden fully connected layers: D's only linear map is its output, on the flattened last map
+    assert nn.Linear not in g_layers and [m for m in d.modules() if isinstance(m, nn.Linear)] == [d.head]
     assert nn.ConvTranspose2d in g_layers and nn.ReLU in g_layers and nn.Tanh in g_layers
     assert nn.LeakyReLU in d_layers and nn.ReLU not in d_layers
     assert not any(t in d_layers for t in (nn.MaxPool2d, nn.AvgPool2d))
@@ -44,7 +45,7 @@ def test_dcgan_follows_the_paper():
     assert first_d_conv.stride == (2, 2)
     assert isinstance(d.trunk[1], nn.LeakyReLU)  # no batch norm on D's input layer
     # widths double as the resolution halves: 64 px with width 8 -> G starts at 64 channels
-    assert g.net[0].out_channels == 64 and [m.out_channels for m in d.modules() if isinstance(m, nn.Conv2d)] == [8, 16, 32, 64, 1]
+    assert g.net[0].out_channels == 64 and [m.out_channels for m in d.modules() if isinstance(m, nn.Conv2d)] == [8, 16, 32, 64]
     stds = [float(m.weight.detach().std()) for m in g.modules() if isinstance(m, nn.ConvTranspose2d)]
     assert all(0.015 < s < 0.025 for s in stds)  # N(0, 0.02) init
 

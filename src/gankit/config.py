@@ -187,9 +187,18 @@ class MLPConfig(_Strict):
     output_bias: Literal["zero", "data-mean"] = Field(
         "zero", description="G only: data-mean starts G's output at the mean training example"
     )
+    minibatch: MinibatchConfig | None = Field(None, description="D only: minibatch discrimination")
 
 
 NormName = Literal["batch", "layer", "none"]
+
+
+class MinibatchConfig(_Strict):
+    """Minibatch discrimination (Salimans et al. 2016, sec. 3.2) in D: a tensor T of A×B×C, with
+    B = `kernels` and C = `dims` (the paper's MNIST model: 100 × 5)."""
+
+    kernels: int = Field(100, gt=0)
+    dims: int = Field(5, gt=0)
 
 
 class DCGANConfig(_Strict):
@@ -203,6 +212,7 @@ class DCGANConfig(_Strict):
     width: int = Field(64, gt=0)
     norm: NormName = "batch"
     output: OutputName | None = Field(None, description="G's output; default tanh (D returns logits)")
+    minibatch: MinibatchConfig | None = Field(None, description="D only: minibatch discrimination")
 
 
 class ResNetConfig(_Strict):
@@ -212,6 +222,7 @@ class ResNetConfig(_Strict):
     width: int = Field(128, gt=0)
     norm: NormName | None = Field(None, description="default: batch norm in G, none in the critic")
     output: OutputName | None = Field(None, description="G's output; default tanh (D returns logits)")
+    minibatch: MinibatchConfig | None = Field(None, description="D only: minibatch discrimination")
 
 
 def _net_kind(value: Any) -> str:
@@ -245,6 +256,8 @@ class ModelConfig(_Strict):
             raise ValueError("model.d.output must be linear: D returns logits, the losses apply the sigmoid")
         if getattr(self.d, "output_bias", "zero") != "zero":
             raise ValueError("model.d.output_bias applies to G only (it starts G at the mean example)")
+        if self.g.minibatch is not None:
+            raise ValueError("model.g.minibatch: minibatch discrimination is a layer of D; set model.d.minibatch")
         return self
 
     @property
@@ -377,6 +390,15 @@ class RunConfig(_Strict):
                     f"model.g.output={self.model.g_output} does not fit data.range={list(self.data.range)}: "
                     f"use model.g.output={wanted} or change data.range"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _penalty_sees_single_examples(self) -> "RunConfig":
+        if self.objective.name == "wgan-gp" and self.model.d.minibatch is not None:
+            raise ValueError(
+                "model.d.minibatch does not combine with objective.name=wgan-gp: minibatch discrimination "
+                "couples the examples of a batch, and the gradient penalty needs each example's own gradient"
+            )
         return self
 
     @model_validator(mode="after")

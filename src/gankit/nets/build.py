@@ -7,6 +7,7 @@ from torch import nn
 
 from gankit.config import DCGANConfig, MLPConfig, ModelConfig
 from gankit.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from gankit.nets.discriminator import HeadedDiscriminator
 from gankit.nets.layers import init_weights
 from gankit.nets.mlp import MLPDiscriminator, MLPGenerator
 from gankit.nets.resnet import ResNetCritic, ResNetGenerator
@@ -22,18 +23,21 @@ def build_generator(cfg: ModelConfig, shape: tuple[int, ...]) -> nn.Module:
     return ResNetGenerator(cfg.z_dim, shape, cfg.g)
 
 
-def build_discriminator(cfg: ModelConfig, shape: tuple[int, ...]) -> nn.Module:
+def build_discriminator(cfg: ModelConfig, shape: tuple[int, ...], classes: int = 1) -> HeadedDiscriminator:
+    """D; `classes` K > 1 makes it the semi-supervised K+1-class discriminator."""
     if isinstance(cfg.d, MLPConfig):
-        return MLPDiscriminator(shape, cfg.d)
+        return MLPDiscriminator(shape, cfg.d, classes)
     if isinstance(cfg.d, DCGANConfig):
-        return DCGANDiscriminator(shape, cfg.d)
-    return ResNetCritic(shape, cfg.d)
+        return DCGANDiscriminator(shape, cfg.d, classes)
+    return ResNetCritic(shape, cfg.d, classes)
 
 
-def build_nets(cfg: ModelConfig, shape: tuple[int, ...], seed: int) -> tuple[nn.Module, nn.Module]:
+def build_nets(
+    cfg: ModelConfig, shape: tuple[int, ...], seed: int, classes: int = 1
+) -> tuple[nn.Module, HeadedDiscriminator]:
     """G and D, initialised from `seed` alone (the same nets on every rank and every resume)."""
     generator = torch.Generator().manual_seed(seed)
-    g, d = build_generator(cfg, shape), build_discriminator(cfg, shape)
+    g, d = build_generator(cfg, shape), build_discriminator(cfg, shape, classes)
     for net, net_cfg in ((g, cfg.g), (d, cfg.d)):
         std = DCGAN_INIT_STD if isinstance(net_cfg, DCGANConfig) else None
         init_weights(net, generator, std, getattr(net_cfg, "init_range", None))

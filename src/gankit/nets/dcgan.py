@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from gankit.config import DCGANConfig
 from gankit.errors import UserError
+from gankit.nets.discriminator import HeadedDiscriminator
 from gankit.nets.layers import norm2d, output_activation
 
 
@@ -66,8 +67,8 @@ class DCGANGenerator(nn.Module):
         return self.net(z[:, :, None, None])
 
 
-class DCGANDiscriminator(nn.Module):
-    def __init__(self, shape: tuple[int, ...], cfg: DCGANConfig) -> None:
+class DCGANDiscriminator(HeadedDiscriminator):
+    def __init__(self, shape: tuple[int, ...], cfg: DCGANConfig, classes: int = 1) -> None:
         super().__init__()
         channels, size = _square_shape(shape, "dcgan")
         start, doublings = pyramid(size, "dcgan")
@@ -81,11 +82,10 @@ class DCGANDiscriminator(nn.Module):
             ]
             width *= 2
         self.trunk = nn.Sequential(*layers)
-        self.head = nn.Conv2d(width, 1, start, 1, 0)
+        # "The last convolution layer is flattened and then fed into a single sigmoid output" (the
+        # paper): the head is a linear map of the flattened last map, not a hidden FC layer.
+        self._add_head(width * start * start, cfg.minibatch, classes)
 
     def features(self, x: Tensor) -> Tensor:
         """The last feature map, flattened (width·2ⁿ⁻¹ × 4 × 4, or × 7 × 7)."""
         return self.trunk(x).flatten(1)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.trunk(x)).flatten()

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from gankit.config import MLPConfig
+from gankit.nets.discriminator import HeadedDiscriminator
 from gankit.nets.layers import Maxout, activation, output_activation
 
 
@@ -53,14 +54,11 @@ class MLPGenerator(nn.Module):
         self.head.bias.copy_(target)
 
 
-class MLPDiscriminator(nn.Module):
-    def __init__(self, shape: tuple[int, ...], cfg: MLPConfig) -> None:
+class MLPDiscriminator(HeadedDiscriminator):
+    def __init__(self, shape: tuple[int, ...], cfg: MLPConfig, classes: int = 1) -> None:
         super().__init__()
         self.trunk, width = _trunk(math.prod(shape), cfg)
-        self.head = nn.Linear(width, 1)
+        self._add_head(width, cfg.minibatch, classes)
 
     def features(self, x: Tensor) -> Tensor:
         return self.trunk(x.flatten(1))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.features(x)).squeeze(-1)

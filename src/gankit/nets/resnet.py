@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from gankit.config import ResNetConfig
 from gankit.errors import UserError
+from gankit.nets.discriminator import HeadedDiscriminator
 from gankit.nets.layers import norm2d, output_activation
 
 
@@ -80,8 +81,8 @@ class ResNetGenerator(nn.Module):
         return self.out(self.blocks(self.project(z).view(-1, self.width, 4, 4)))
 
 
-class ResNetCritic(nn.Module):
-    def __init__(self, shape: tuple[int, ...], cfg: ResNetConfig) -> None:
+class ResNetCritic(HeadedDiscriminator):
+    def __init__(self, shape: tuple[int, ...], cfg: ResNetConfig, classes: int = 1) -> None:
         super().__init__()
         channels, doublings = _doublings(shape)
         norm = cfg.norm or "none"
@@ -90,11 +91,8 @@ class ResNetCritic(nn.Module):
         blocks += [ResBlock(width, width, "down", norm) for _ in range(doublings - 2)]
         blocks += [ResBlock(width, width, None, norm) for _ in range(2)]
         self.blocks = nn.Sequential(*blocks)
-        self.head = nn.Linear(width, 1)
+        self._add_head(width, cfg.minibatch, classes)
 
     def features(self, x: Tensor) -> Tensor:
         """ReLU of the last block's map, mean-pooled over space (width numbers)."""
         return F.relu(self.blocks(x)).mean(dim=(2, 3))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.features(x)).squeeze(-1)
