@@ -3,6 +3,7 @@ its config switches and refusals, and a short training run that shows its docume
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -17,7 +18,7 @@ from tests.conftest import set_args
 def test_minibatch_discrimination_matches_the_papers_sums():
     layer = MinibatchDiscrimination(in_features=2, kernels=2, dims=1)
     with torch.no_grad():
-        layer.T.copy_(torch.tensor([[1.0, 0.0], [0.0, 2.0]]))  # M_i = (f_i0, 2 f_i1)
+        layer.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 2.0]]))  # M_i = (f_i0, 2 f_i1)
     f = torch.tensor([[0.0, 0.0], [1.0, 0.5], [3.0, 0.0]])
     out = layer(f)
     assert torch.equal(out[:, :2], f)  # the features pass through, o(f) is appended
@@ -40,3 +41,159 @@ def test_minibatch_discrimination_is_a_d_layer_refused_in_g_and_with_the_gradien
         _config("toy-grid25", "model.g.minibatch={}")
     with pytest.raises(UserError, match="does not combine with objective.name=wgan-gp"):
         _config("toy-grid25", "model.d.minibatch={}", "objective.name=wgan-gp")
+
+
+# ------------------------------------------------------------------------------------ the hooks' math
+
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+
+from gankit.nets.layers import VirtualBatchNorm2d  # noqa: E402
+from gankit.objectives.losses import OBJECTIVES  # noqa: E402
+from gankit.techniques.base import DContext, GContext  # noqa: E402
+from gankit.techniques.feature_matching import FeatureMatching  # noqa: E402
+from gankit.techniques.historical_averaging import HistoricalAveraging  # noqa: E402
+from gankit.techniques.instance_noise import InstanceNoise  # noqa: E402
+from gankit.techniques.label_smoothing import OneSidedLabelSmoothing  # noqa: E402
+
+
+class SquareFeatures(nn.Module):
+    """D with f(x) = x² (two features) and a linear head: small enough to check by hand."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.square = nn.Identity()
+        self.head = nn.Linear(2, 1)
+
+    def features(self, x):
+        return self.square(x) ** 2
+
+    def forward(self, x):
+        return self.head(self.features(x)).squeeze(-1)
+
+
+def _dctx(d, real, fake, real_out=None, fake_out=None):
+    return DContext(d, real, fake, real_out, fake_out, 0, torch.rand)
+
+
+def test_feature_matching_is_the_squared_distance_of_feature_means():
+    d = SquareFeatures()
+    real, fake = torch.tensor([[1.0, 2.0], [3.0, 0.0]]), torch.tensor([[0.0, 1.0], [2.0, 1.0]], requires_grad=True)
+    fm = FeatureMatching(d, "features", weight=2.0, replace_g_loss=True)
+    assert fm.d_terms(_dctx(d, real, fake.detach())) == {}
+    loss = fm.g_terms(GContext(d, fake, d(fake), 0))["loss"]
+    # E f(real) = (5, 2), E f(fake) = (2, 1): 2 · (3² + 1²)
+    assert loss.item() == pytest.approx(20.0)
+    loss.backward()
+    assert fake.grad is not None and fake.grad.abs().sum() > 0  # G gets the gradient
+    # a named inner module: the Identity's output is x itself, E real = (2, 1), E fake = (1, 1)
+    inner = FeatureMatching(d, "square", weight=1.0, replace_g_loss=True)
+    inner.d_terms(_dctx(d, real, fake.detach()))
+    assert inner.g_terms(GContext(d, fake, d(fake), 0))["loss"].item() == pytest.approx(1.0)
+    with pytest.raises(UserError, match="not a module of D; use features or one of: square, head"):
+        FeatureMatching(d, "trunk.3", 1.0, True)
+
+
+def test_historical_averaging_penalises_the_distance_to_the_mean_of_past_parameters():
+    g, d = nn.Linear(1, 1, bias=False), nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        d.weight.fill_(1.0)
+    ha = HistoricalAveraging(g, d, weight=0.5)
+    for value in (3.0, 8.0):  # two D updates: the past values are 1, 3, 8
+        with torch.no_grad():
+            d.weight.fill_(value)
+        ha.after_d_step(d, 0)
+    with torch.no_grad():
+        d.weight.fill_(10.0)
+    penalty = ha.d_terms(_dctx(d, None, None))["penalty"]
+    assert penalty.item() == pytest.approx(0.5 * (10.0 - 4.0) ** 2)
+    # the state round-trips, so a resumed run keeps its averages
+    again = HistoricalAveraging(g, d, weight=0.5)
+    again.load_state_dict(ha.state_dict())
+    assert again.d_terms(_dctx(d, None, None))["penalty"].item() == pytest.approx(penalty.item())
+
+
+@pytest.mark.parametrize("objective", ["minimax", "non-saturating"])
+def test_label_smoothing_makes_the_real_targets_alpha(objective):
+    real_out, fake_out = torch.tensor([2.0, -1.0, 0.5]), torch.tensor([-0.3, 1.2])
+    smoothed = OBJECTIVES[objective].d_loss(real_out, fake_out) + OneSidedLabelSmoothing(0.9).d_terms(
+        _dctx(None, None, None, real_out, fake_out))["smoothing"]
+    expected = F.binary_cross_entropy_with_logits(real_out, torch.full((3,), 0.9)) + \
+        F.binary_cross_entropy_with_logits(fake_out, torch.zeros(2))
+    assert smoothed.item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_label_smoothing_is_refused_without_a_log_loss():
+    with pytest.raises(UserError, match="techniques.label_smoothing smooths the targets of D's log loss"):
+        _config("toy-grid25", "techniques.label_smoothing={}", "objective.name=hinge")
+
+
+def test_instance_noise_is_annealed_to_zero():
+    noise = InstanceNoise(std=0.2, anneal_steps=100)
+    assert [noise.std_at(s) for s in (0, 50, 100, 150)] == pytest.approx([0.2, 0.1, 0.0, 0.0])
+    x = torch.zeros(20_000, 2)
+    assert noise.d_input(x, 50).std().item() == pytest.approx(0.1, rel=0.03)
+    assert torch.equal(noise.d_input(x, 100), x)
+
+
+def test_virtual_batch_norm_combines_the_reference_with_each_example_alone():
+    vbn = VirtualBatchNorm2d(2)
+    reference = torch.randn(4, 2, 3, 3, generator=torch.Generator().manual_seed(0))
+    vbn.collecting = True
+    out_ref = vbn(reference)
+    vbn.collecting = False
+    # the reference batch is normalised by its own statistics, per channel
+    assert torch.allclose(out_ref.mean(dim=(0, 2, 3)), torch.zeros(2), atol=1e-5)
+    x = torch.randn(3, 2, 3, 3, generator=torch.Generator().manual_seed(1)) * 3 + 1
+    out = vbn(x)
+    # by hand for example 0, channel 1: stats = 1/5 of its own + 4/5 of the reference's
+    mean = x[0, 1].mean() / 5 + reference[:, 1].mean() * 4 / 5
+    mean_sq = x[0, 1].square().mean() / 5 + reference[:, 1].square().mean() * 4 / 5
+    expected = (x[0, 1] - mean) / torch.sqrt(mean_sq - mean**2 + vbn.eps)
+    assert torch.allclose(out[0, 1], expected, atol=1e-5)
+    # an example's output does not depend on the rest of its batch
+    assert torch.allclose(vbn(x[:1]), out[:1], atol=1e-6)
+
+
+def test_a_virtual_batch_norm_generator_samples_each_example_independently_of_its_batch():
+    from gankit.nets.build import build_nets
+
+    cfg = _config("dcgan-fashion", "data.name=digits", "model.g.width=8", "model.d.width=8",
+                  "model.g.norm=virtual-batch", "model.g.reference_batch=16").model
+    g, _ = build_nets(cfg, (1, 8, 8), seed=0)
+    assert g.reference_z.abs().sum() > 0 and len(g.reference_z) == 16
+    z = torch.randn(5, cfg.z_dim)
+    together, alone = g(z), torch.cat([g(z[i : i + 1]) for i in range(5)])
+    assert torch.allclose(together, alone, atol=1e-5)
+    g_bn, _ = build_nets(_config("dcgan-fashion", "data.name=digits", "model.g.width=8", "model.d.width=8").model,
+                         (1, 8, 8), seed=0)
+    assert not torch.allclose(g_bn(z), torch.cat([g_bn(z[i : i + 2]) for i in range(0, 4, 2)] + [g_bn(z[4:])]), atol=1e-3)
+    with pytest.raises(UserError, match="virtual batch normalization is for G"):
+        _config("dcgan-fashion", "model.d.norm=virtual-batch")
+
+
+# ------------------------------------------------------------------------------------ in a run
+
+from gankit.train import checkpoint  # noqa: E402
+from tests.test_image_runs import args as digits_args  # noqa: E402
+
+ALL_TECHNIQUES = (
+    "techniques.feature_matching={}", "techniques.historical_averaging={weight: 0.01}",
+    "techniques.label_smoothing={}", "techniques.instance_noise={std: 0.1, anneal_steps: 6}",
+    "model.d.minibatch={kernels: 8, dims: 3}", "model.g.norm=virtual-batch", "model.g.reference_batch=8",
+)
+
+
+def test_every_technique_together_trains_and_resumes_exactly(tmp_path, cli):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert cli("train", "--preset", "dcgan-fashion", "--out", straight, *digits_args(*ALL_TECHNIQUES))[0] == 0
+    assert cli("train", "--preset", "dcgan-fashion", "--out", split, *digits_args(*ALL_TECHNIQUES, "train.steps=3"))[0] == 0
+    assert cli("train", "--resume", split, "--set", "train.steps=6")[0] == 0
+    a, b = checkpoint.load(straight), checkpoint.load(split)
+    assert any(k.startswith("technique.historical_averaging.") for k in a.tensors)
+    assert [k for k in a.tensors if not torch.equal(a.tensors[k], b.tensors[k])] == []
+    rows = [json.loads(line) for line in (straight / "metrics.jsonl").read_text().splitlines()]
+    train = [r for r in rows if r["kind"] == "train"][-1]
+    # feature matching replaced G's objective: its loss is logged, the objective's is not
+    assert "g/feature_matching/loss" in train and "g/loss" not in train
+    assert {"d/label_smoothing/smoothing", "d/historical_averaging/penalty", "g/historical_averaging/penalty"} <= train.keys()

@@ -190,7 +190,7 @@ class MLPConfig(_Strict):
     minibatch: MinibatchConfig | None = Field(None, description="D only: minibatch discrimination")
 
 
-NormName = Literal["batch", "layer", "none"]
+NormName = Literal["batch", "layer", "none", "virtual-batch"]
 
 
 class MinibatchConfig(_Strict):
@@ -211,6 +211,9 @@ class DCGANConfig(_Strict):
     kind: Literal["dcgan"]
     width: int = Field(64, gt=0)
     norm: NormName = "batch"
+    reference_batch: int = Field(
+        64, ge=2, description="norm: virtual-batch only: size of the fixed reference batch of z"
+    )
     output: OutputName | None = Field(None, description="G's output; default tanh (D returns logits)")
     minibatch: MinibatchConfig | None = Field(None, description="D only: minibatch discrimination")
 
@@ -258,6 +261,10 @@ class ModelConfig(_Strict):
             raise ValueError("model.d.output_bias applies to G only (it starts G at the mean example)")
         if self.g.minibatch is not None:
             raise ValueError("model.g.minibatch: minibatch discrimination is a layer of D; set model.d.minibatch")
+        if getattr(self.d, "norm", None) == "virtual-batch":
+            raise ValueError("model.d.norm=virtual-batch: virtual batch normalization is for G (as in the paper)")
+        if getattr(self.g, "norm", None) == "virtual-batch" and self.g.kind != "dcgan":
+            raise ValueError(f"model.g.norm=virtual-batch is built for the dcgan G, not {self.g.kind}")
         return self
 
     @property
@@ -269,6 +276,7 @@ class ModelConfig(_Strict):
 # ----------------------------------------------------------------------------------- objective
 
 ObjectiveName = Literal["minimax", "non-saturating", "wgan", "wgan-gp", "hinge", "least-squares"]
+LOG_LOSS_OBJECTIVES = ("minimax", "non-saturating")  # D trained on the log loss, −log D(x) − log(1 − D(G(z)))
 
 
 class ObjectiveConfig(_Strict):
@@ -310,6 +318,50 @@ class OptimizerConfig(_Strict):
 class OptimConfig(_Strict):
     g: OptimizerConfig
     d: OptimizerConfig
+
+
+# ---------------------------------------------------------------------------------- techniques
+
+
+class FeatureMatchingConfig(_Strict):
+    """G matches the mean of D's features on real data (Salimans et al. 2016, sec. 3.1).
+
+    `layer`: `features` (D's last hidden features, before minibatch discrimination) or the dotted
+    name of a module inside D (`trunk.4`). `replace_g_loss`: the paper's form, where this is G's
+    whole objective; false adds it to the objective's G loss with `weight`.
+    """
+
+    layer: str = "features"
+    weight: float = Field(1.0, gt=0)
+    replace_g_loss: bool = True
+
+
+class HistoricalAveragingConfig(_Strict):
+    """`weight` · ‖θ − mean of past θ‖² for both players (sec. 3.3); the paper gives no weight."""
+
+    weight: float = Field(1.0, gt=0)
+
+
+class LabelSmoothingConfig(_Strict):
+    """One-sided label smoothing (sec. 3.4): real targets `real`, fake targets stay 0."""
+
+    real: float = Field(0.9, gt=0, lt=1)
+
+
+class InstanceNoiseConfig(_Strict):
+    """Gaussian noise of `std` on every input of D, annealed linearly to 0 over `anneal_steps`
+    (Sønderby et al. 2017; Arjovsky & Bottou 2017). The schedule is part of the training math, so
+    it is given in steps rather than as a share of `train.steps`, which a resumed run may change."""
+
+    std: float = Field(0.1, gt=0)
+    anneal_steps: int = Field(gt=0)
+
+
+class TechniquesConfig(_Strict):
+    feature_matching: FeatureMatchingConfig | None = None
+    historical_averaging: HistoricalAveragingConfig | None = None
+    label_smoothing: LabelSmoothingConfig | None = None
+    instance_noise: InstanceNoiseConfig | None = None
 
 
 # ---------------------------------------------------------------------------------- training
@@ -377,6 +429,7 @@ class RunConfig(_Strict):
     data: DataConfig
     model: ModelConfig = Field(default_factory=ModelConfig)
     objective: ObjectiveConfig = Field(default_factory=ObjectiveConfig)
+    techniques: TechniquesConfig = Field(default_factory=TechniquesConfig)
     optim: OptimConfig
     train: TrainConfig
     log: LogConfig = Field(default_factory=LogConfig)
@@ -398,6 +451,15 @@ class RunConfig(_Strict):
             raise ValueError(
                 "model.d.minibatch does not combine with objective.name=wgan-gp: minibatch discrimination "
                 "couples the examples of a batch, and the gradient penalty needs each example's own gradient"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _smoothing_needs_log_loss(self) -> "RunConfig":
+        if self.techniques.label_smoothing is not None and self.objective.name not in LOG_LOSS_OBJECTIVES:
+            raise ValueError(
+                f"techniques.label_smoothing smooths the targets of D's log loss; objective.name={self.objective.name} "
+                f"has none (use one of {', '.join(LOG_LOSS_OBJECTIVES)})"
             )
         return self
 

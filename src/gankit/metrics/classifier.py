@@ -116,7 +116,7 @@ class ClassifierFeatures(nn.Module):
     @torch.no_grad()
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """uint8 N×C×H×W → (features float32 N×dim, logits float32 N×num_classes)."""
-        x = prepare(images, self.spec).to(next(self.net.parameters()).device)
+        x = prepare(images.to(next(self.net.parameters()).device), self.spec)
         features, logits = self.net(x)
         return features.float(), logits.float()
 

@@ -51,10 +51,14 @@ def default_space(dataset: str, inception_weights: Path | None = None) -> str:
 
 @torch.no_grad()
 def extract(extractor: FeatureExtractor, images: Tensor, batch_size: int = 250) -> tuple[Tensor, Tensor]:
-    """(features, logits) of uint8 images N×C×H×W, in batches; both float32 on the CPU."""
+    """(features, logits) of uint8 images N×C×H×W, in batches; both float32 on the CPU.
+
+    The batches' outputs stay where the extractor made them until the end: moving each to the CPU
+    as it comes would make the host wait for the accelerator once per batch.
+    """
     features, logits = [], []
     for batch in images.split(batch_size):
         f, l = extractor(batch)
-        features.append(f.cpu())
-        logits.append(l.cpu())
-    return torch.cat(features), torch.cat(logits)
+        features.append(f)
+        logits.append(l)
+    return torch.cat(features).cpu(), torch.cat(logits).cpu()

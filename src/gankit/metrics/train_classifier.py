@@ -123,7 +123,7 @@ def train_classifier(dataset: str, out_dir: Path, epochs: int | None = None, see
                           feature_dim=recipe.feature_dim, mean=pixels.mean().item(), std=pixels.std().item())
     torch.manual_seed(seed)  # initialisation and dropout
     generator = torch.Generator().manual_seed(seed)  # batch order and augmentation
-    net = ClassifierNet(spec)
+    net = ClassifierNet(spec).to(memory_format=torch.channels_last)  # ~1.5× faster convs on CPU
     steps_per_epoch = math.ceil(len(train_images) / recipe.batch_size)
     optimizer = torch.optim.AdamW(net.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.lr, epochs=epochs,
@@ -135,7 +135,7 @@ def train_classifier(dataset: str, out_dir: Path, epochs: int | None = None, see
         total = torch.zeros(())
         for index in torch.randperm(len(train_images), generator=generator).split(recipe.batch_size):
             batch = augment(train_images[index], recipe.shift, recipe.flip, generator)
-            _, logits = net(prepare(batch, spec))
+            _, logits = net(prepare(batch, spec).contiguous(memory_format=torch.channels_last))
             loss = F.cross_entropy(logits, train_labels[index])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -160,7 +160,7 @@ def train_classifier(dataset: str, out_dir: Path, epochs: int | None = None, see
         "data": _DATA[dataset],
         "data_sha256": _data_hash(train_images, train_labels, test_images, test_labels),
         "command": f"python -m gankit.metrics.train_classifier {dataset} --epochs {epochs} --seed {seed} --threads {torch.get_num_threads()} --out {out_dir}",
-        "recipe": {k: v for k, v in vars(recipe).items() if k != "epochs"},
+        "recipe": {**{k: v for k, v in vars(recipe).items() if k != "epochs"}, "widths": list(recipe.widths)},
         "train_loss_per_epoch": history,
         "train_seconds": round(train_seconds, 1),
         "threads": torch.get_num_threads(),

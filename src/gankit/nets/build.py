@@ -11,6 +11,7 @@ from gankit.nets.discriminator import HeadedDiscriminator
 from gankit.nets.layers import init_weights
 from gankit.nets.mlp import MLPDiscriminator, MLPGenerator
 from gankit.nets.resnet import ResNetCritic, ResNetGenerator
+from gankit.train.batches import draw_latent
 
 DCGAN_INIT_STD = 0.02  # Radford et al. 2016: "initialized from a zero-centered Normal, std 0.02"
 
@@ -41,4 +42,6 @@ def build_nets(
     for net, net_cfg in ((g, cfg.g), (d, cfg.d)):
         std = DCGAN_INIT_STD if isinstance(net_cfg, DCGANConfig) else None
         init_weights(net, generator, std, getattr(net_cfg, "init_range", None))
+    if hasattr(g, "reference_z"):  # virtual batch norm's reference batch, fixed for the whole run
+        g.reference_z.copy_(draw_latent(len(g.reference_z), cfg.z_dim, cfg.z_dist, generator))
     return g, d

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import math
 
+import torch
 from torch import Tensor, nn
 
 from gankit.config import DCGANConfig
 from gankit.errors import UserError
 from gankit.nets.discriminator import HeadedDiscriminator
-from gankit.nets.layers import norm2d, output_activation
+from gankit.nets.layers import VirtualBatchNorm2d, norm2d, output_activation
 
 
 def pyramid(resolution: int, kind: str) -> tuple[int, int]:
@@ -62,8 +63,17 @@ class DCGANGenerator(nn.Module):
             width //= 2
         layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1), output_activation(cfg.output)]
         self.net = nn.Sequential(*layers)
+        self.vbn = [m for m in self.net if isinstance(m, VirtualBatchNorm2d)]
+        if self.vbn:  # the fixed reference batch of virtual batch norm, drawn by `build_nets`
+            self.register_buffer("reference_z", torch.zeros(cfg.reference_batch, z_dim))
 
     def forward(self, z: Tensor) -> Tensor:
+        if self.vbn:  # the reference batch's statistics under the current weights, then the batch
+            for layer in self.vbn:
+                layer.collecting = True
+            self.net(self.reference_z[:, :, None, None])
+            for layer in self.vbn:
+                layer.collecting = False
         return self.net(z[:, :, None, None])
 
 

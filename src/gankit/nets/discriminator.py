@@ -26,11 +26,11 @@ class MinibatchDiscrimination(nn.Module):
     def __init__(self, in_features: int, kernels: int, dims: int) -> None:
         super().__init__()
         self.kernels, self.dims = kernels, dims
-        self.T = nn.Parameter(torch.empty(in_features, kernels * dims))
-        nn.init.normal_(self.T, 0.0, 0.05)
+        # T, flattened to A×(B·C); named `weight` so `init_weights` draws it from the seeded generator
+        self.weight = nn.Parameter(torch.empty(in_features, kernels * dims))
 
     def forward(self, f: Tensor) -> Tensor:
-        m = (f @ self.T).view(-1, self.kernels, self.dims)
+        m = (f @ self.weight).view(-1, self.kernels, self.dims)
         l1 = (m[:, None] - m[None]).abs().sum(dim=-1)  # N×N×B
         return torch.cat([f, torch.exp(-l1).sum(dim=1)], dim=1)
 

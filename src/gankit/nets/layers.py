@@ -65,9 +65,49 @@ def output_activation(name: str | None) -> nn.Module:
 
 
 def norm2d(kind: str, channels: int) -> nn.Module:
-    """Batch norm, layer norm over (C, H, W) with a per-channel affine (WGAN-GP's critic), or none."""
+    """Batch norm, layer norm over (C, H, W) with a per-channel affine (WGAN-GP's critic), virtual
+    batch norm, or none."""
     if kind == "batch":
         return nn.BatchNorm2d(channels)
     if kind == "layer":
         return nn.GroupNorm(1, channels)
+    if kind == "virtual-batch":
+        return VirtualBatchNorm2d(channels)
     return nn.Identity()
+
+
+class VirtualBatchNorm2d(nn.Module):
+    """Virtual batch normalization (Salimans et al. 2016, sec. 3.5).
+
+    Batch norm makes each generated image depend on the others in its batch. VBN normalises every
+    example with the statistics of a reference batch, fixed at the start of training, combined
+    with the example itself: mean = (1/(N+1))·mean(x) + (N/(N+1))·mean(ref), likewise for the mean
+    square (the means of x taken over its own positions, of the reference over its N examples and
+    positions). An example's output never depends on the rest of its batch.
+
+    The net runs the reference batch first with `collecting` on, which records its statistics and
+    normalises the reference batch by them. The DCGAN G does this on every forward, so the
+    statistics follow the current weights and gradients flow through them, as in the paper.
+    """
+
+    def __init__(self, channels: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.eps = eps
+        self.collecting = False
+        self.reference: tuple[Tensor, Tensor, int] | None = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.collecting:
+            mean, mean_sq = x.mean(dim=(0, 2, 3), keepdim=True), x.square().mean(dim=(0, 2, 3), keepdim=True)
+            self.reference = (mean, mean_sq, len(x))
+        else:
+            if self.reference is None:
+                raise RuntimeError("VirtualBatchNorm2d needs a reference batch first (see ReferenceBatchGenerator)")
+            ref_mean, ref_mean_sq, n = self.reference
+            own = 1.0 / (n + 1)
+            mean = own * x.mean(dim=(2, 3), keepdim=True) + (1 - own) * ref_mean
+            mean_sq = own * x.square().mean(dim=(2, 3), keepdim=True) + (1 - own) * ref_mean_sq
+        scale = torch.rsqrt(mean_sq - mean.square() + self.eps)
+        return (x - mean) * scale * self.weight[:, None, None] + self.bias[:, None, None]

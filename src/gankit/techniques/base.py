@@ -39,6 +39,7 @@ class Technique:
     """Base class with every hook a no-op; `name` keys its loss terms and checkpoint tensors."""
 
     name = "technique"
+    replaces_g_loss = False  # True: its G terms are G's whole objective (feature matching)
 
     def d_input(self, x: Tensor, step: int) -> Tensor:
         return x
@@ -97,6 +98,10 @@ class TechniqueSet:
         for t in self.techniques:
             prefix = f"{t.name}."
             t.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+
+    @property
+    def replaces_g_loss(self) -> bool:
+        return any(t.replaces_g_loss for t in self.techniques)
 
     def find(self, name: str) -> Technique | None:
         return next((t for t in self.techniques if t.name == name), None)

@@ -28,6 +28,7 @@ from gankit.report.html import read_metrics, write_report
 from gankit.report.probes import build_probes
 from gankit.techniques.base import TechniqueSet
 from gankit.techniques.ema import GeneratorEMA
+from gankit.techniques.registry import build_techniques
 from gankit.train import checkpoint
 from gankit.train.best import BestCheckpoint
 from gankit.train.batches import BatchStream, draw_latent
@@ -107,12 +108,13 @@ def build_trainer(
         cfg.train.batch_size, dist.rank, dist.world_size, cfg.seed + 1, device,
         cfg.model.z_dim, cfg.model.z_dist,
     )
-    torch.manual_seed(cfg.seed + 2 + dist.rank)  # the global RNG drives dropout only
+    torch.manual_seed(cfg.seed + 2 + dist.rank)  # the global RNG drives dropout and instance noise only
     return Trainer(
         g, d,
         make_optimizer(cfg.optim.g, g.parameters(), fast.fused),
         make_optimizer(cfg.optim.d, d.parameters(), fast.fused),
-        objective, TechniqueSet(penalties + extras), source, batches, cfg.train.d_steps, dist,
+        objective, TechniqueSet(build_techniques(cfg, g, d) + penalties + extras), source, batches,
+        cfg.train.d_steps, dist,
         simultaneous=cfg.train.updates == "simultaneous", fast=fast,
     )
 

@@ -66,8 +66,10 @@ class Trainer:
         return {"loss": self.objective.d_loss(real_out, fake_out), **self.techniques.d_terms(ctx)}
 
     def _g_terms(self, fake: Tensor, fake_out: Tensor) -> dict[str, Tensor]:
+        """G's loss terms: the objective's, unless a technique replaces it, and each technique's."""
         ctx = GContext(self.d, fake, fake_out, self.step)
-        return {"loss": self.objective.g_loss(fake_out), **self.techniques.g_terms(ctx)}
+        own = {} if self.techniques.replaces_g_loss else {"loss": self.objective.g_loss(fake_out)}
+        return {**own, **self.techniques.g_terms(ctx)}
 
     def _d_stats(self, terms: dict[str, Tensor], real_out: Tensor, fake_out: Tensor) -> dict[str, Tensor]:
         return {

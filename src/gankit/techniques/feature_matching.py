@@ -1,0 +1,53 @@
+"""Feature matching (Salimans et al. 2016, sec. 3.1): G's objective ‖E f(x) − E f(G(z))‖², f the
+activations of an intermediate layer of D. G no longer maximises D's output; it matches the
+statistics of real data in D's features, which keeps G from over-training on the current D.
+
+E f(x) is taken on the real batch of the latest D update (without gradient), E f(G(z)) on G's
+batch in the G update. Reading f needs one more D forward pass per update: with batch norm in D
+that pass also moves D's running statistics, which only matter in eval mode.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from gankit.errors import UserError
+from gankit.techniques.base import DContext, GContext, Technique
+
+
+class FeatureMatching(Technique):
+    name = "feature_matching"
+
+    def __init__(self, d: nn.Module, layer: str, weight: float, replace_g_loss: bool) -> None:
+        self.layer = None if layer == "features" else _find_module(d, layer)
+        self.weight = weight
+        self.replaces_g_loss = replace_g_loss
+        self.real_mean: Tensor | None = None
+
+    def features(self, d: nn.Module, x: Tensor) -> Tensor:
+        """f(x), flattened per example."""
+        if self.layer is None:
+            return d.features(x).flatten(1)
+        captured: list[Tensor] = []
+        handle = self.layer.register_forward_hook(lambda module, args, out: captured.append(out))
+        try:
+            d(x)
+        finally:
+            handle.remove()
+        return captured[0].flatten(1)
+
+    def d_terms(self, ctx: DContext) -> dict[str, Tensor]:
+        self.real_mean = self.features(ctx.d, ctx.real).detach().float().mean(dim=0)
+        return {}
+
+    def g_terms(self, ctx: GContext) -> dict[str, Tensor]:
+        fake_mean = self.features(ctx.d, ctx.fake).float().mean(dim=0)
+        return {"loss": self.weight * (self.real_mean - fake_mean).square().sum()}
+
+
+def _find_module(d: nn.Module, name: str) -> nn.Module:
+    modules = dict(d.named_modules())
+    if name not in modules:
+        known = ", ".join(n for n in modules if n)
+        raise UserError(f"techniques.feature_matching.layer={name} is not a module of D; use features or one of: {known}")
+    return modules[name]
