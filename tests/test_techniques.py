@@ -126,6 +126,8 @@ def test_label_smoothing_makes_the_real_targets_alpha(objective):
 def test_label_smoothing_is_refused_without_a_log_loss():
     with pytest.raises(UserError, match="techniques.label_smoothing smooths the targets of D's log loss"):
         _config("toy-grid25", "techniques.label_smoothing={}", "objective.name=hinge")
+    with pytest.raises(UserError, match=r"techniques.semi_supervised is a K\+1-class classifier"):
+        _config("dcgan-fashion", "techniques.semi_supervised={}", "objective.name=wgan")
 
 
 def test_instance_noise_is_annealed_to_zero():
@@ -197,3 +199,61 @@ def test_every_technique_together_trains_and_resumes_exactly(tmp_path, cli):
     # feature matching replaced G's objective: its loss is logged, the objective's is not
     assert "g/feature_matching/loss" in train and "g/loss" not in train
     assert {"d/label_smoothing/smoothing", "d/historical_averaging/penalty", "g/historical_averaging/penalty"} <= train.keys()
+
+
+# ------------------------------------------------------------------------------------ semi-supervised
+
+from gankit.techniques.semi_supervised import balanced_subset  # noqa: E402
+
+
+def test_the_labelled_subset_is_balanced_and_seeded():
+    labels = torch.arange(10).repeat(30)
+    picked = balanced_subset(labels, 40, seed=3)
+    assert torch.bincount(labels[picked], minlength=10).tolist() == [4] * 10
+    assert torch.equal(picked, balanced_subset(labels, 40, seed=3))
+    assert not torch.equal(picked, balanced_subset(labels, 40, seed=4))
+    with pytest.raises(UserError, match="must split evenly over the 10 classes"):
+        balanced_subset(labels, 45, seed=0)
+    with pytest.raises(UserError, match="fewer than the 31 labels"):
+        balanced_subset(labels, 310, seed=0)
+
+
+def test_the_k_plus_1_discriminator_puts_the_fake_class_logit_at_zero():
+    from gankit.nets.build import build_nets
+
+    cfg = _config("toy-grid25").model
+    _, d = build_nets(cfg, (2,), seed=0, classes=4)
+    x = torch.randn(6, 2)
+    logits = d.class_logits(x)
+    assert logits.shape == (6, 4)
+    # D(x) = Z/(Z+1), Z = Σ exp(l_k): the log loss on the GAN logit is the paper's L_unsupervised
+    z = logits.exp().sum(dim=1)
+    assert torch.allclose(torch.sigmoid(d(x)), z / (z + 1), atol=1e-6)
+    assert torch.allclose(OBJECTIVES["minimax"].d_loss(d(x), d(x)),
+                          -(torch.log(z / (z + 1)).mean() + torch.log(1 / (z + 1)).mean()), atol=1e-5)
+
+
+SSL_DIGITS = """
+data: {name: digits}
+model: {z_dim: 16, g: {hidden: [64], output: tanh}, d: {hidden: [128, 64]}}
+objective: {name: non-saturating}
+techniques: {semi_supervised: {labels: 50}, feature_matching: {}}
+train: {steps: 300, batch_size: 50}
+log: {every: 100, eval_every: 300, checkpoint_every: 300}
+"""
+
+
+def test_semi_supervised_training_learns_the_classes_from_few_labels(tmp_path, cli):
+    run, config = tmp_path / "ssl", tmp_path / "ssl.yaml"
+    config.write_text(SSL_DIGITS)
+    code, _, err = cli("train", "--config", config, "--out", run)
+    assert code == 0, err
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if '"eval"' in line]
+    errors = {r["step"]: r["test_error"] for r in rows}
+    # chance is 90% wrong; 50 labels (5 per digit) and 300 steps bring it far below
+    assert errors[0] > 0.7 and errors[300] < 0.3, errors
+    with pytest.raises(UserError, match="needs a data set with labels"):
+        from gankit.data.images import ImageSource
+        from gankit.techniques.semi_supervised import class_count
+
+        class_count(ImageSource(torch.zeros(2, 1, 8, 8, dtype=torch.uint8), None, (-1.0, 1.0)))

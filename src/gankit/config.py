@@ -357,11 +357,24 @@ class InstanceNoiseConfig(_Strict):
     anneal_steps: int = Field(gt=0)
 
 
+class SemiSupervisedConfig(_Strict):
+    """The K+1-class discriminator (Salimans et al. 2016, sec. 5): D's head gives K class logits,
+    trained with cross-entropy on `labels` labelled images (balanced: labels / K per class, drawn
+    with `seed`), the GAN loss on all images and G's samples. Its test error is logged at every
+    evaluation, on the data set's test split (mnist, fashion-mnist) or else on the training
+    images outside the labelled subset."""
+
+    labels: int = Field(100, gt=0)
+    seed: int = 0
+    weight: float = Field(1.0, gt=0, description="weight of the supervised cross-entropy")
+
+
 class TechniquesConfig(_Strict):
     feature_matching: FeatureMatchingConfig | None = None
     historical_averaging: HistoricalAveragingConfig | None = None
     label_smoothing: LabelSmoothingConfig | None = None
     instance_noise: InstanceNoiseConfig | None = None
+    semi_supervised: SemiSupervisedConfig | None = None
 
 
 # ---------------------------------------------------------------------------------- training
@@ -455,12 +468,19 @@ class RunConfig(_Strict):
         return self
 
     @model_validator(mode="after")
-    def _smoothing_needs_log_loss(self) -> "RunConfig":
-        if self.techniques.label_smoothing is not None and self.objective.name not in LOG_LOSS_OBJECTIVES:
-            raise ValueError(
-                f"techniques.label_smoothing smooths the targets of D's log loss; objective.name={self.objective.name} "
-                f"has none (use one of {', '.join(LOG_LOSS_OBJECTIVES)})"
-            )
+    def _log_loss_techniques(self) -> "RunConfig":
+        why = {
+            "label_smoothing": "smooths the targets of D's log loss",
+            "semi_supervised": "is a K+1-class classifier trained on the log loss",
+        }
+        for name, reason in why.items():
+            if getattr(self.techniques, name) is not None and self.objective.name not in LOG_LOSS_OBJECTIVES:
+                raise ValueError(
+                    f"techniques.{name} {reason}; objective.name={self.objective.name} has none "
+                    f"(use one of {', '.join(LOG_LOSS_OBJECTIVES)})"
+                )
+        if self.techniques.semi_supervised is not None and not isinstance(self.data, _ImageData):
+            raise ValueError(f"techniques.semi_supervised needs labelled images; data {self.data.name} is not images")
         return self
 
     @model_validator(mode="after")

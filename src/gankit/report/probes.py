@@ -20,6 +20,7 @@ from gankit.data import DataSource, GaussianMixture, ImageSource
 from gankit.metrics.evaluator import Evaluator
 from gankit.metrics.modes import mode_coverage
 from gankit.report import plots, spread_evenly
+from gankit.techniques.semi_supervised import SemiSupervised, test_error
 from gankit.train.files import atomic_write_text
 
 
@@ -159,6 +160,18 @@ class MetricsProbe:
         return ProbeResult(metrics=self.evaluator(self.source.to_uint8(fake[: self.samples])))
 
 
+class ClassifierProbe:
+    """The test error of a semi-supervised D's K-class head (`test_error`, a share of the test set)."""
+
+    samples = 0
+
+    def __init__(self, source: ImageSource, images: Tensor, labels: Tensor) -> None:
+        self.source, self.images, self.labels = source, images, labels
+
+    def evaluate(self, step: int, fake: Tensor, d: nn.Module) -> ProbeResult:
+        return ProbeResult(metrics={"test_error": test_error(d, self.source, self.images, self.labels)})
+
+
 def build_probes(
     source: DataSource,
     run_dir: Path,
@@ -170,6 +183,7 @@ def build_probes(
     samples: int,
     evaluator: Evaluator | None = None,
     metric_samples: int = 0,
+    semi_supervised: SemiSupervised | None = None,
 ) -> list[Probe]:
     """The probes that make sense for this data: modes for mixtures, pictures by kind of data,
     and the configured image metrics. `samples` is how many generated points the point-cloud
@@ -181,6 +195,8 @@ def build_probes(
         probes.append(SampleGridProbe(source, folder, seed))
         if evaluator is not None:
             probes.append(MetricsProbe(evaluator, source, metric_samples))
+        if semi_supervised is not None:
+            probes.append(ClassifierProbe(source, semi_supervised.test_images, semi_supervised.test_labels))
     if isinstance(source, GaussianMixture) and len(source.centres) > 1:
         probes.append(ModeProbe(source, collapse_drop, history, samples))
     if source.shape == (2,):

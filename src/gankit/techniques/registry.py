@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 
-from gankit.config import RunConfig
+from gankit.config import DataConfig, IDXData, RunConfig
+from gankit.data import DataSource, make_source
 from gankit.techniques.base import Technique
 from gankit.techniques.feature_matching import FeatureMatching
 from gankit.techniques.historical_averaging import HistoricalAveraging
 from gankit.techniques.instance_noise import InstanceNoise
 from gankit.techniques.label_smoothing import OneSidedLabelSmoothing
+from gankit.techniques.semi_supervised import SemiSupervised, balanced_subset
 
 
-def build_techniques(cfg: RunConfig, g: nn.Module, d: nn.Module) -> list[Technique]:
+def build_techniques(cfg: RunConfig, g: nn.Module, d: nn.Module, source: DataSource) -> list[Technique]:
     chosen = cfg.techniques
     techniques: list[Technique] = []
     if chosen.instance_noise:
@@ -25,4 +28,19 @@ def build_techniques(cfg: RunConfig, g: nn.Module, d: nn.Module) -> list[Techniq
         techniques.append(FeatureMatching(d, fm.layer, fm.weight, fm.replace_g_loss))
     if chosen.historical_averaging:
         techniques.append(HistoricalAveraging(g, d, chosen.historical_averaging.weight))
+    if chosen.semi_supervised:
+        ssl = chosen.semi_supervised
+        labelled = balanced_subset(source.labels, ssl.labels, ssl.seed)
+        techniques.append(SemiSupervised(source, labelled, ssl.weight, *_test_set(cfg.data, source, labelled)))
     return techniques
+
+
+def _test_set(data: DataConfig, source: DataSource, labelled: Tensor) -> tuple[Tensor, Tensor]:
+    """The semi-supervised test set: the test split where the data set has one, else every
+    training image outside the labelled subset."""
+    if isinstance(data, IDXData) and data.split == "train":
+        test = make_source(data.model_copy(update={"split": "test"}))
+        return test.images, test.labels
+    rest = torch.ones(len(source.labels), dtype=torch.bool)
+    rest[labelled] = False
+    return source.images.cpu()[rest], source.labels[rest]

@@ -29,6 +29,7 @@ from gankit.report.probes import build_probes
 from gankit.techniques.base import TechniqueSet
 from gankit.techniques.ema import GeneratorEMA
 from gankit.techniques.registry import build_techniques
+from gankit.techniques.semi_supervised import class_count
 from gankit.train import checkpoint
 from gankit.train.best import BestCheckpoint
 from gankit.train.batches import BatchStream, draw_latent
@@ -95,7 +96,8 @@ def build_trainer(
     source = source if source is not None else make_source(cfg.data)
     if isinstance(source, ImageSource):
         source.move_to(device)
-    g, d = build_nets(cfg.model, source.shape, cfg.seed)
+    classes = class_count(source) if cfg.techniques.semi_supervised else 1
+    g, d = build_nets(cfg.model, source.shape, cfg.seed, classes)
     if getattr(cfg.model.g, "output_bias", "zero") == "data-mean":
         g.start_at(source.sample(10_000, torch.Generator().manual_seed(cfg.seed)).mean(dim=0).cpu())
     fast = FastPath.for_device(cfg.train, device)
@@ -113,7 +115,7 @@ def build_trainer(
         g, d,
         make_optimizer(cfg.optim.g, g.parameters(), fast.fused),
         make_optimizer(cfg.optim.d, d.parameters(), fast.fused),
-        objective, TechniqueSet(build_techniques(cfg, g, d) + penalties + extras), source, batches,
+        objective, TechniqueSet(build_techniques(cfg, g, d, source) + penalties + extras), source, batches,
         cfg.train.d_steps, dist,
         simultaneous=cfg.train.updates == "simultaneous", fast=fast,
     )
@@ -180,7 +182,7 @@ def train(cfg: RunConfig, run_dir: Path, dist: Distributed, device: torch.device
         trainer.source, run_dir, cfg.seed, cfg.log.collapse_drop, history,
         to_unit=torch.sigmoid if trainer.objective.outputs_probability else _min_max, resume_step=trainer.step,
         samples=cfg.log.eval_samples, evaluator=build_run_evaluator(cfg, device),
-        metric_samples=cfg.log.metrics_samples,
+        metric_samples=cfg.log.metrics_samples, semi_supervised=trainer.techniques.find("semi_supervised"),
     ) if dist.is_main else []
     best = BestCheckpoint(run_dir, cfg.log.best, history)
     log = RunLogger(run_dir, cfg.train.steps, trainer.step, enabled=dist.is_main)

@@ -1,0 +1,70 @@
+"""Semi-supervised learning with a K+1-class discriminator (Salimans et al. 2016, sec. 5).
+
+D's head gives K class logits l₁…l_K; the (K+1)-th class, "generated", has its logit fixed at 0.
+Then D(x) = Z(x) / (Z(x) + 1) with Z(x) = Σₖ exp(lₖ(x)): D's GAN logit is log Z(x), and the GAN
+loss on unlabelled and generated images is the objective's log loss on that logit, unchanged
+(`HeadedDiscriminator.forward`). This technique adds the supervised part, the cross-entropy of the
+K class logits on a batch of the few labelled images. The paper pairs it with feature matching in G.
+
+The labelled subset is balanced (labels / K per class) and drawn once from its own seed; each D
+update draws a batch of it with the run's batch stream, so a resumed run draws the same batches.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gankit.data.images import ImageSource
+from gankit.errors import UserError
+from gankit.techniques.base import DContext, Technique
+
+
+def class_count(source: ImageSource) -> int:
+    if source.labels is None:
+        raise UserError("techniques.semi_supervised needs a data set with labels (mnist, fashion-mnist, digits, ...)")
+    return int(source.labels.max()) + 1
+
+
+def balanced_subset(labels: Tensor, count: int, seed: int) -> Tensor:
+    """Indices of `count` examples, count / K of each of the K classes, drawn with `seed`."""
+    classes = int(labels.max()) + 1
+    if count % classes:
+        raise UserError(f"techniques.semi_supervised.labels={count} must split evenly over the {classes} classes")
+    generator = torch.Generator().manual_seed(seed)
+    picks = []
+    for k in range(classes):
+        members = torch.nonzero(labels.cpu() == k).flatten()
+        if len(members) < count // classes:
+            raise UserError(f"class {k} has {len(members)} examples, fewer than the {count // classes} labels asked for")
+        picks.append(members[torch.randperm(len(members), generator=generator)[: count // classes]])
+    return torch.cat(picks)
+
+
+class SemiSupervised(Technique):
+    name = "semi_supervised"
+
+    def __init__(self, source: ImageSource, labelled: Tensor, weight: float, test_images: Tensor, test_labels: Tensor) -> None:
+        self.source = source
+        self.images = source.images[labelled.to(source.images.device)]
+        self.labels = source.labels[labelled].to(source.images.device)
+        self.weight = weight
+        self.test_images, self.test_labels = test_images, test_labels
+
+    def d_terms(self, ctx: DContext) -> dict[str, Tensor]:
+        pick = (ctx.draw(len(ctx.real)) * len(self.images)).long().clamp_max(len(self.images) - 1)
+        pick = pick.to(self.images.device)
+        logits = ctx.d.class_logits(self.source.to_pixels(self.images[pick]))
+        return {"supervised": self.weight * F.cross_entropy(logits.float(), self.labels[pick])}
+
+
+@torch.no_grad()
+def test_error(d: nn.Module, source: ImageSource, images: Tensor, labels: Tensor, batch: int = 1000) -> float:
+    """The share of `images` (uint8) whose most likely class under D's K logits is wrong."""
+    device = next(d.parameters()).device
+    wrong = 0
+    for x, y in zip(images.split(batch), labels.split(batch)):
+        predicted = d.class_logits(source.to_pixels(x.to(device))).argmax(dim=1)
+        wrong += int((predicted != y.to(device)).sum())
+    return wrong / len(images)
