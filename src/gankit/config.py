@@ -169,7 +169,8 @@ class MLPConfig(_Strict):
     """A fully connected net; `maxout` uses `maxout_pieces` linear pieces per unit.
 
     `dropout` follows every hidden layer, `input_dropout` applies to the input (the 2014 paper's D
-    keeps inputs with probability 0.8 and hidden units with 0.5). `init_range` and `output_bias`
+    keeps inputs with probability 0.8 and hidden units with 0.5). `input_noise` / `hidden_noise`
+    add Gaussian noise in training, as the semi-supervised D of Salimans et al. 2016 (0.3 / 0.5). `init_range` and `output_bias`
     reproduce that paper's initialisation: small uniform weights (0.05 in G, 0.005 in D) and G's
     sigmoid biases set so that G starts at the mean image (pylearn2's init_sigmoid_bias_from_marginals).
     """
@@ -180,6 +181,8 @@ class MLPConfig(_Strict):
     maxout_pieces: int = Field(2, ge=2)
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
     input_dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    input_noise: float = Field(0.0, ge=0.0, description="std of Gaussian noise on the input, in training")
+    hidden_noise: float = Field(0.0, ge=0.0, description="std of Gaussian noise on each hidden layer, in training")
     output: OutputName = "linear"
     init_range: float | None = Field(
         None, gt=0, description="weights U(-r, r) and zero biases (pylearn2's irange); default PyTorch's"

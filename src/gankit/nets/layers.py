@@ -20,6 +20,18 @@ class Maxout(nn.Module):
         return y.amax(dim=-1)
 
 
+class GaussianNoise(nn.Module):
+    """x + N(0, std²) in training, x in eval mode: a regulariser like dropout (drawn from the global
+    generator, which checkpoints keep, as dropout's masks are)."""
+
+    def __init__(self, std: float) -> None:
+        super().__init__()
+        self.std = std
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.std * torch.randn_like(x) if self.training else x
+
+
 def activation(name: str) -> nn.Module:
     return {"relu": nn.ReLU(), "leaky_relu": nn.LeakyReLU(0.2), "tanh": nn.Tanh()}[name]
 

@@ -14,17 +14,21 @@ from torch import Tensor, nn
 
 from gankit.config import MLPConfig
 from gankit.nets.discriminator import HeadedDiscriminator
-from gankit.nets.layers import Maxout, activation, output_activation
+from gankit.nets.layers import GaussianNoise, Maxout, activation, output_activation
 
 
 def _trunk(in_features: int, cfg: MLPConfig) -> tuple[nn.Sequential, int]:
     layers: list[nn.Module] = [nn.Dropout(cfg.input_dropout)] if cfg.input_dropout > 0 else []
+    if cfg.input_noise > 0:
+        layers.append(GaussianNoise(cfg.input_noise))
     width = in_features
     for hidden in cfg.hidden:
         if cfg.activation == "maxout":
             layers.append(Maxout(width, hidden, cfg.maxout_pieces))
         else:
             layers += [nn.Linear(width, hidden), activation(cfg.activation)]
+        if cfg.hidden_noise > 0:
+            layers.append(GaussianNoise(cfg.hidden_noise))
         if cfg.dropout > 0:
             layers.append(nn.Dropout(cfg.dropout))
         width = hidden
