@@ -93,9 +93,13 @@ def figure1(path: Path, snapshots: list[dict[str, Any]]) -> None:
     _save(fig, path)
 
 
+# Evaluation metrics drawn as curves, in this order (at most six panels).
+CURVE_METRICS = ("modes", "high_quality", "kl", "fid", "is", "kid", "precision", "recall", "test_error", "parzen")
+
+
 def curves(path: Path, train: list[dict[str, Any]], evals: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
-    """Losses, mean D outputs and (when measured) the mode metrics against the step."""
-    eval_keys = [k for k in ("modes", "high_quality", "kl") if evals and k in evals[0]]
+    """Losses, mean D outputs and (when measured) the evaluation metrics against the step."""
+    eval_keys = [k for k in CURVE_METRICS if any(k in row for row in evals)][:6]
     panels = 2 + len(eval_keys)
     fig, axes = plt.subplots(1, panels, figsize=(3.6 * panels, 3))
     steps = [row["step"] for row in train]
@@ -106,7 +110,7 @@ def curves(path: Path, train: list[dict[str, Any]], evals: list[dict[str, Any]],
         axes[1].plot(steps, [row.get(key, np.nan) for row in train], label=key)
     axes[1].set_title("mean D output", fontsize=9)
     for ax, key in zip(axes[2:], eval_keys):
-        ax.plot([row["step"] for row in evals], [row[key] for row in evals], "o-", ms=3)
+        ax.plot([row["step"] for row in evals], [row.get(key, np.nan) for row in evals], "o-", ms=3)
         ax.set_title(key, fontsize=9)
     for ax in axes:
         ax.set_xlabel("step")
