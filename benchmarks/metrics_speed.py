@@ -39,6 +39,7 @@ parallel regions crawl (a 2048×2048 float64 `eigh` on 2 threads took 55 s inste
 
     python benchmarks/metrics_speed.py                          # N = 10000; writes RESULTS.md
     OMP_WAIT_POLICY=PASSIVE python benchmarks/metrics_speed.py --n 200 --threads 2   # prints only
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/metrics_speed.py --n 200 --threads 2 --write  # and records it
 """
 
 from __future__ import annotations

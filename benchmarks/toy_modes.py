@@ -31,20 +31,11 @@ up where it stopped; `--fresh` retrains everything. The file is the raw data beh
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import contextlib
-import ctypes
-import dataclasses
-import io
-import json
-import multiprocessing
 import os
-import platform
 import shlex
-import signal
 import statistics
 import sys
-import tempfile
 import time
 import typing
 from dataclasses import dataclass
@@ -54,10 +45,8 @@ import torch
 
 from gankit.config import ObjectiveName, RunConfig, build_config, load_preset
 from gankit.data import make_source
-from gankit.errors import TrainingDiverged
-from gankit.train.distributed import Distributed
-from gankit.train.run import create_run_dir, pick_device, train
 from results_md import RESULTS, write_block
+from runs import Runner, describe_load, describe_status, train_run
 
 OBJECTIVES: tuple[str, ...] = typing.get_args(ObjectiveName)
 DATASETS: dict[str, str] = {"grid25": "toy-grid25", "ring8": "toy-ring8"}  # grid first: see RESULTS
@@ -123,33 +112,12 @@ def run_config(dataset: str, objective: str, seed: int, steps: int | None) -> Ru
     return build_config(load_preset(DATASETS[dataset]), overrides)
 
 
-def init_worker(threads: int) -> None:
-    """Worker initializer: fixed intra-op threads, so parallel runs don't oversubscribe the cores,
-    and (on Linux) death with the parent, so a killed benchmark leaves no orphans training on."""
-    torch.set_num_threads(threads)
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 def train_one(cfg: RunConfig, preset: str, run_dir: Path) -> RunResult:
-    """Train one run quietly and read its final evaluation back from metrics.jsonl."""
-    captured = io.StringIO()
-    diverged = False
-    start, cpu_start = time.perf_counter(), time.process_time()
-    try:
-        with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
-            create_run_dir(run_dir, cfg, preset, overwrite=True)
-            train(cfg, run_dir, Distributed(), pick_device(cfg.train.device), resume=False)
-    except TrainingDiverged:
-        diverged = True
-    except Exception:
-        sys.stderr.write(captured.getvalue()[-4000:])
-        raise
-    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    final = [r for r in rows if r["kind"] == "eval"][-1]
+    """Train one run and read the mode metrics of its final evaluation."""
+    run = train_run(cfg, preset, run_dir)
     modes_total = len(make_source(cfg.data).centres)
-    return RunResult(final["modes"], modes_total, final["high_quality"], final["kl"], wall, cpu, diverged)
+    m = run.final
+    return RunResult(m["modes"], modes_total, m["high_quality"], m["kl"], run.wall_s, run.cpu_s, run.diverged)
 
 
 @dataclass(frozen=True)
@@ -233,41 +201,6 @@ def results_block(cells: list[Cell], budgets: dict[str, str], context: dict[str,
     )
 
 
-def read_runs_log() -> dict[tuple[str, int], RunResult]:
-    """Finished runs by (config fingerprint, steps); the last row wins."""
-    if not RUNS_LOG.exists():
-        return {}
-    found = {}
-    for line in RUNS_LOG.read_text().splitlines():
-        row = json.loads(line)
-        found[row["fingerprint"], row["steps"]] = RunResult(**row["result"])
-    return found
-
-
-def log_run(cfg: RunConfig, machine: str) -> typing.Callable[[concurrent.futures.Future], None]:
-    """A done-callback that appends a finished run to the runs log (one JSON line, flushed)."""
-
-    def append(future: concurrent.futures.Future) -> None:
-        if future.exception() is not None:
-            return
-        row = {
-            "fingerprint": cfg.fingerprint(), "steps": cfg.train.steps, "seed": cfg.seed,
-            "data": cfg.data.name, "objective": cfg.objective.name, "machine": machine,
-            "date": time.strftime("%Y-%m-%d"), "result": dataclasses.asdict(future.result()),
-        }
-        RUNS_LOG.parent.mkdir(parents=True, exist_ok=True)
-        with open(RUNS_LOG, "a") as handle:
-            handle.write(json.dumps(row) + "\n")
-
-    return append
-
-
-def done_future(result: RunResult) -> concurrent.futures.Future:
-    future: concurrent.futures.Future = concurrent.futures.Future()
-    future.set_result(result)
-    return future
-
-
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
@@ -293,10 +226,6 @@ def main() -> int:
     context = {
         "command": shlex.join(["python", "benchmarks/toy_modes.py", *sys.argv[1:]]),
         "date": time.strftime("%Y-%m-%d"),
-        "machine": (
-            f"{os.cpu_count()}-core CPU ({platform.machine()}), torch {torch.__version__}, "
-            f"{args.jobs} run(s) at a time × {args.threads} thread(s) each"
-        ),
     }
     load_start = os.getloadavg()[0]
     budgets = {
@@ -304,28 +233,21 @@ def main() -> int:
     }
     cells: list[Cell] = []
     with contextlib.ExitStack() as stack:
-        root = args.out_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="toy_modes-")))
-        pool = stack.enter_context(
-            concurrent.futures.ProcessPoolExecutor(
-                args.jobs, multiprocessing.get_context("spawn"), init_worker, (args.threads,)
-            )
+        runner = Runner(
+            stack, log_path=RUNS_LOG, result_type=RunResult, jobs=args.jobs, threads=args.threads,
+            out_dir=args.out_dir, prefix="toy_modes-", record=write, reuse=write and not args.fresh,
         )
+        context["machine"] = runner.machine
         grid = [(d, o) for d in args.datasets for o in args.objectives]
-        logged = {} if args.fresh or not write else read_runs_log()
         futures = {}
-        reused = 0
         for dataset, objective in grid:
             for seed in args.seeds:
                 cfg = run_config(dataset, objective, seed, args.steps)
-                key = (cfg.fingerprint(), cfg.train.steps)
-                if key in logged:
-                    futures[dataset, objective, seed] = done_future(logged[key])
-                    reused += 1
-                    continue
-                future = pool.submit(train_one, cfg, DATASETS[dataset], root / f"{dataset}-{objective}-seed{seed}")
-                if write:
-                    future.add_done_callback(log_run(cfg, context["machine"]))
-                futures[dataset, objective, seed] = future
+                fields = {"seed": seed, "data": cfg.data.name, "objective": objective}
+                futures[dataset, objective, seed] = runner.submit(
+                    (cfg.fingerprint(), cfg.train.steps), fields,
+                    train_one, cfg, DATASETS[dataset], runner.folder(f"{dataset}-{objective}-seed{seed}"),
+                )
         for dataset, objective in grid:  # cells in order; later cells keep training meanwhile
             runs = []
             for seed in args.seeds:
@@ -339,11 +261,8 @@ def main() -> int:
                 )
             cells.append(Cell(dataset, objective, describe_optim(run_config(dataset, objective, 0, args.steps)), runs))
             if write:
-                done = len(cells)
-                context["status"] = (
-                    "complete" if done == len(grid) else f"partial, {done} of {len(grid)} cells measured"
-                ) + (f"; {reused} runs taken from the runs log of an earlier invocation" if reused else "")
-                context["load"] = f"{load_start:.1f} at start, {os.getloadavg()[0]:.1f} at the last update of this block"
+                context["status"] = describe_status(len(cells), len(grid), runner.reused)
+                context["load"] = describe_load(load_start)
                 write_block("toy_modes", results_block(cells, budgets, context))
     print()
     print(table(cells), end="")
