@@ -45,8 +45,6 @@ parallel regions crawl (a 2048×2048 float64 `eigh` on 2 threads took 55 s inste
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import shlex
 import sys
 import tempfile
@@ -72,6 +70,7 @@ from gankit.metrics.features import extract
 from gankit.metrics.fid import FeatureStats, frechet_distance
 from gankit.metrics.inception import INPUT_SIZE, InceptionFeatures
 from gankit.train.run import pick_device
+from machine import device_name
 from results_md import write_block
 
 FULL_N = 10_000
@@ -238,17 +237,6 @@ def run_torch_fidelity(
 
 
 # --- the report -----------------------------------------------------------------------------------
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    model = platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        lines = cpuinfo.read_text().splitlines()
-        model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), model)
-    return f"{model}, {os.cpu_count()} cores, {torch.get_num_threads()} threads"
 
 
 def tf32_note(device: torch.device) -> str:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import platform
 import shlex
 import sys
 import time
@@ -37,6 +36,7 @@ from gankit.config import build_config
 from gankit.data import ImageSource
 from gankit.train.distributed import Distributed
 from gankit.train.run import build_trainer, pick_device
+from machine import device_name
 from results_md import write_block
 
 RESOLUTION = 64
@@ -119,14 +119,6 @@ def step_flops(step: Callable[[], None]) -> int:
     with counter:
         step()
     return counter.get_total_flops()
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    import os
-
-    return f"{os.cpu_count()}-core CPU ({platform.machine()}), {torch.get_num_threads()} threads"
 
 
 def main() -> int:

@@ -12,7 +12,6 @@ import torch
 from gankit.config import MinibatchConfig, build_config, load_preset
 from gankit.errors import UserError
 from gankit.nets.discriminator import MinibatchDiscrimination
-from tests.conftest import set_args
 
 
 def test_minibatch_discrimination_matches_the_papers_sums():
