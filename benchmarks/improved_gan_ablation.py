@@ -1,0 +1,488 @@
+"""The Improved-GAN ablation and the semi-supervised test error with 100 labels, in our setting.
+
+What it measures (Salimans et al., "Improved Techniques for Training GANs", NeurIPS 2016):
+
+- fashion: the DCGAN baseline (preset dcgan-fashion), each technique alone, and the paper's
+  combinations, on Fashion-MNIST at the preset's budget; per run the final evaluation's FID and
+  Inception Score over METRIC_SAMPLES generated images, in the feature space of gankit's offline
+  Fashion-MNIST classifier (`--space`; FID against the first METRIC_SAMPLES training images).
+- grid: the same variants on the 25-Gaussian grid (preset toy-grid25, its MLP GAN): modes
+  captured, % high-quality samples and KL to uniform over 2,500 samples. Virtual batch norm is
+  built for the DCGAN G only, so it is not applicable there: its row says so, and each combination
+  runs without it (a combination that then equals another variant shares that variant's runs).
+- ssl: test error on the test split with 100 labels (10 per class), on MNIST and Fashion-MNIST,
+  of (a) the K+1 GAN's D net trained on the cross-entropy of the 100 labelled images alone
+  (SUPERVISED_STEPS steps, the GAN's D optimizer and batch size, its noise layers on in training:
+  the same classifier, without the GAN) and (b) the K+1-class GAN of presets ssl-mnist-100 and
+  ssl-fashion-100 at their budget. Seed s draws the labelled subset with seed s too, so the seeds
+  are also different labelled subsets, as the paper's averages over subsets are. Targets (issue 5):
+  on MNIST (b) under 2% error (the paper: 0.93%), on both data sets (b) at least 10 points better
+  than (a).
+
+Why: the paper's ablation (its Table 3: Inception Scores on CIFAR-10) says which technique buys what; this says whether the same holds in gankit's implementation and budget, beside the
+baseline it claims to improve, over seeds rather than one lucky run, and whether the K+1 GAN is
+worth its cost over plain supervised training on the same few labels. Every row is unsupervised
+(the paper's "Our methods" used labels), so the paper's "−L" row is our full combination, and its
+"−LS", "−VBN+BN" and "−MBF" rows correspond to ours without labels.
+
+The techniques and their settings are in TECHNIQUES. Each run's evaluation happens at step 0 (the
+training loop always evaluates there) and at the end, and the table uses the end (no early stopping
+on the test set). Runs are trained as `gankit train` would, in worker processes (`--jobs N --threads
+T`; on 2 cores `--jobs 2 --threads 1`), each in its own folder under a temporary directory (or
+`--out-dir`). Every finished run is appended to docs/results/improved_gan_runs.jsonl and a later
+invocation reuses the runs it holds (keyed by config fingerprint, the feature space for Fashion,
+and steps) instead of training them again; `--fresh` retrains. A full run (no `--steps`) rewrites
+the block "improved-gan-ablation" of docs/RESULTS.md after every finished cell, marked partial
+until the last; a smoke run with `--steps` writes nothing unless `--write` is given.
+
+    python benchmarks/improved_gan_ablation.py --jobs 2 --threads 1            # the full study
+    python benchmarks/improved_gan_ablation.py --steps 4 --seeds 0 --parts grid  # a smoke test
+    GANKIT_DATA=/path/with/mnist python benchmarks/improved_gan_ablation.py --parts ssl
+
+The fashion part needs the Fashion-MNIST classifier's weights (gankit/metrics/weights/
+fashion-mnist.safetensors) and the ssl part MNIST's IDX files (data.root or $GANKIT_DATA); both
+are checked before anything trains. `--space digits` runs the fashion part's code without those
+weights, for a smoke test (its numbers mean nothing).
+
+Expected cost on a 2-core CPU (`--jobs 2 --threads 1`), estimated from per-step timings of tiny
+smoke runs on a machine loaded with other work (load average about 5 on 2 cores), so rough:
+
+- grid: 8 distinct configurations × 3 seeds at 5,500 steps. About 0.011-0.013 CPU s per step
+  without minibatch discrimination (~1 min per run), 0.12-0.13 s with it (~11 min per run; the
+  paper's 100 × 5 would be ~2 s per step, see MBD_SIZE): about 2 CPU hours.
+- fashion: 12 variants × 3 seeds at 3,000 steps. CPU s per step: baseline 0.10, + FM 0.12,
+  + HA 0.12, + IN 0.13, + VBN 0.18, + MBD 0.19, MBD + VBN + LS + HA 0.25 (label smoothing costs
+  nothing); two evaluations of 5,000 images per run add ~10 s: about 5 CPU hours.
+- ssl: per data set and seed, (b) 30,000 steps at ~0.10 CPU s per step (~50 min, the longest
+  runs) and (a) 3,000 steps at ~0.023 s (~70 s): about 5 CPU hours.
+
+In all about 12 CPU hours: 6-7 hours with `--jobs 2 --threads 1` on an otherwise idle 2-core
+machine, more when it is shared (with a load average of 4-5 the smoke runs' wall time was ~1.5×
+their CPU time). `--parts` splits the study; the runs log keeps every finished run between calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import contextlib
+import math
+import os
+import shlex
+import statistics
+import sys
+import time
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from gankit.config import MLPConfig, NetConfig, RunConfig, build_config, load_preset
+from gankit.data import make_source
+from gankit.errors import UserError
+from gankit.metrics.features import SPACES, load_extractor
+from gankit.nets import build_nets
+from gankit.techniques.semi_supervised import balanced_subset, class_count, test_error
+from gankit.train.optim import make_optimizer
+from results_md import RESULTS, write_block
+from runs import Clock, Runner, Trained, describe_load, describe_status, train_run
+
+PARTS = ("grid", "fashion", "ssl")  # the order they are trained and tabulated in: fastest first
+GAN_PRESETS = {"grid": "toy-grid25", "fashion": "dcgan-fashion"}
+SSL_PRESETS = {"mnist": "ssl-mnist-100", "fashion-mnist": "ssl-fashion-100"}
+RUNS_LOG = RESULTS.parent / "results" / "improved_gan_runs.jsonl"
+BLOCK = "improved-gan-ablation"
+METRIC_SAMPLES = 5000
+# (a): batches of 100 drawn from the 100 labelled images. Its test error levels off after about
+# 1,000 steps (MNIST, seed 0: 28.3% at 250 steps, 26.5% at 1,000, 25.9% at 3,000, 25.4% at 4,000).
+SUPERVISED_STEPS = 3000
+TARGET_MNIST_ERROR = 0.02
+TARGET_MARGIN = 0.10
+HQ_TARGET = 0.9
+
+# Minibatch discrimination's (kernels, dims) per part: the paper's 100 × 5 on Fashion-MNIST; on
+# grid25 a tenth of the kernels, because gankit's layer builds an N×N×kernels×dims tensor, and at
+# grid25's batch of 256 the paper's size costs about 2 CPU s per step (3 h per 5,500-step run,
+# against 80 s without it), 10 × 5 about 0.12 s (11 min per run).
+MBD_SIZE = {"fashion": (100, 5), "grid": (10, 5)}
+# short name -> (what it is, its config override; {steps} is the preset's default budget and
+# {kernels}, {dims} the part's MBD_SIZE)
+TECHNIQUES: dict[str, tuple[str, str]] = {
+    "FM": ("feature matching on D's last hidden features, replacing G's loss (sec. 3.1)",
+           "techniques.feature_matching={{}}"),
+    "MBD": ("minibatch discrimination, 100 kernels of 5 dims (sec. 3.2); on grid25 10 of 5, for time",
+            "model.d.minibatch={{kernels: {kernels}, dims: {dims}}}"),
+    "HA": ("historical averaging, weight 0.001 (sec. 3.3; the paper gives no weight)",
+           "techniques.historical_averaging={{weight: 0.001}}"),
+    "LS": ("one-sided label smoothing, real targets 0.9 (sec. 3.4)", "techniques.label_smoothing={{real: 0.9}}"),
+    "VBN": ("virtual batch norm in G, reference batch of 64 (sec. 3.5; DCGAN G only)", "model.g.norm=virtual-batch"),
+    "IN": ("instance noise, std 0.1 annealed to 0 over the default budget (Sønderby et al. 2017; not in the paper)",
+           "techniques.instance_noise={{std: 0.1, anneal_steps: {steps}}}"),
+}
+NOT_ON_MLP = "VBN"
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    techniques: tuple[str, ...]
+    paper: str = "—"  # the row of the paper's Table 3 it stands for
+
+
+VARIANTS: tuple[Variant, ...] = (
+    Variant("baseline", ()),
+    *(Variant(f"+ {short}", (short,)) for short in TECHNIQUES),
+    Variant("MBD + VBN + LS", ("MBD", "VBN", "LS"), "−L (= preset improved-gan-fashion)"),
+    Variant("MBD + VBN + LS + HA", ("MBD", "VBN", "LS", "HA"), "−L+HA"),
+    Variant("MBD + VBN", ("MBD", "VBN"), "−LS, without labels"),
+    Variant("MBD + LS", ("MBD", "LS"), "−VBN+BN, without labels"),
+    Variant("VBN + LS", ("VBN", "LS"), "−MBF, without labels"),
+)
+
+
+# ------------------------------------------------------------------------------------ configs
+
+
+def budget_overrides(steps: int) -> list[str]:
+    """Train `steps` steps and evaluate only at the end (and at step 0, which the loop always does)."""
+    return [f"train.steps={steps}", f"log.eval_every={steps}", f"log.checkpoint_every={steps}"]
+
+
+def gan_config(part: str, techniques: tuple[str, ...], seed: int, steps: int | None, space: str) -> RunConfig:
+    raw = load_preset(GAN_PRESETS[part])
+    default_steps = raw["train"]["steps"]
+    kernels, dims = MBD_SIZE[part]
+    overrides = [TECHNIQUES[t][1].format(steps=default_steps, kernels=kernels, dims=dims) for t in techniques]
+    overrides.append(f"seed={seed}")
+    if part == "fashion":
+        overrides += ["log.metrics=[fid, is]", f"log.features={space}", f"log.metrics_samples={METRIC_SAMPLES}"]
+    return build_config(raw, overrides + budget_overrides(steps or default_steps))
+
+
+def ssl_config(dataset: str, seed: int, steps: int | None) -> RunConfig:
+    raw = load_preset(SSL_PRESETS[dataset])
+    overrides = [f"seed={seed}", f"techniques.semi_supervised.seed={seed}"]
+    return build_config(raw, overrides + budget_overrides(steps or raw["train"]["steps"]))
+
+
+def on_grid(variant: Variant) -> tuple[str, ...] | None:
+    """The variant's techniques that the grid's MLP GAN has; None when none of them is left."""
+    kept = tuple(t for t in variant.techniques if t != NOT_ON_MLP)
+    return None if variant.techniques and not kept else kept
+
+
+# ---------------------------------------------------------------------- the supervised baseline
+
+
+def train_supervised_only(cfg: RunConfig, steps: int) -> Trained:
+    """(a): the K+1 GAN's D, built and initialised exactly as the GAN run of `cfg` builds it
+    (`build_nets` with the run's seed), trained on the cross-entropy of its K class logits on the
+    labelled subset alone, with D's optimizer, batch size and noise layers; then its test error."""
+    clock = Clock()
+    source = make_source(cfg.data)
+    _, d = build_nets(cfg.model, source.shape, cfg.seed, class_count(source))
+    labelled = balanced_subset(source.labels, cfg.techniques.semi_supervised.labels, cfg.techniques.semi_supervised.seed)
+    images, labels = source.images[labelled], source.labels[labelled]
+    optimizer = make_optimizer(cfg.optim.d, d.parameters())
+    draws = torch.Generator().manual_seed(cfg.seed + 1)
+    torch.manual_seed(cfg.seed + 2)  # the noise layers draw from the global generator
+    for _ in range(steps):
+        pick = torch.randint(len(images), (cfg.train.batch_size,), generator=draws)
+        loss = F.cross_entropy(d.class_logits(source.to_pixels(images[pick])), labels[pick])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    d.eval()
+    test = make_source(cfg.data.model_copy(update={"split": "test"}))
+    error = test_error(d, source, test.images, test.labels)
+    wall, cpu = clock.read()
+    return Trained({"test_error": error}, wall, cpu, diverged=not math.isfinite(loss.item()))
+
+
+# ---------------------------------------------------------------------------------- the table
+
+
+def median(runs: list[Trained], key: str) -> float:
+    return statistics.median(r.final[key] for r in runs)
+
+
+def timing(runs: list[Trained]) -> str:
+    return f"{statistics.median(r.cpu_s for r in runs):.0f} | {statistics.median(r.wall_s for r in runs):.0f}"
+
+
+@dataclass(frozen=True)
+class GanCell:
+    variant: Variant
+    runs: list[Trained]  # empty when the variant does not apply
+    techniques: str  # the techniques the runs have, or why there are none
+
+    def fashion_row(self) -> str:
+        v, runs = self.variant, self.runs
+        if not runs:
+            return f"| {v.name} | {self.techniques} | {v.paper} | — | — | 0 | — | — | — |"
+        return (
+            f"| {v.name} | {self.techniques} | {v.paper} | {median(runs, 'fid'):.2f} | "
+            f"{median(runs, 'is'):.2f} | {len(runs)} | {sum(r.diverged for r in runs)} | {timing(runs)} |"
+        )
+
+    def grid_row(self, modes_total: int) -> str:
+        v, runs = self.variant, self.runs
+        if not runs:
+            return f"| {v.name} | {self.techniques} | — | — | — | — | 0 | — | — | — |"
+        on_target = sum(r.final["modes"] == modes_total and r.final["high_quality"] >= HQ_TARGET for r in runs)
+        return (
+            f"| {v.name} | {self.techniques} | {median(runs, 'modes'):g} / {modes_total} | "
+            f"{100 * median(runs, 'high_quality'):.1f} | {median(runs, 'kl'):.3f} | {on_target} / {len(runs)} | "
+            f"{len(runs)} | {sum(r.diverged for r in runs)} | {timing(runs)} |"
+        )
+
+
+@dataclass(frozen=True)
+class SslCell:
+    dataset: str
+    supervised: list[Trained]  # (a)
+    gan: list[Trained]  # (b)
+
+    def row(self) -> str:
+        a, b = (statistics.fmean(r.final["test_error"] for r in runs) for runs in (self.supervised, self.gan))
+        under = ("yes" if b < TARGET_MNIST_ERROR else "no") if self.dataset == "mnist" else "—"
+        margin = "yes" if a - b >= TARGET_MARGIN else "no"
+        diverged = sum(r.diverged for r in self.supervised + self.gan)
+        return (
+            f"| {self.dataset} | {percent(self.supervised)} | {percent(self.gan)} | {len(self.gan)} | "
+            f"{under} | {margin} ({100 * (a - b):.1f} points) | {diverged} | "
+            f"{timing(self.supervised)} | {timing(self.gan)} |"
+        )
+
+
+def percent(runs: list[Trained]) -> str:
+    """Mean ± sample standard deviation of the test error over seeds, in %."""
+    errors = [100 * r.final["test_error"] for r in runs]
+    spread = f" ± {statistics.stdev(errors):.2f}" if len(errors) > 1 else ""
+    return f"{statistics.fmean(errors):.2f}{spread}"
+
+
+TIME_HEAD = "CPU s per run | wall s per run"
+
+
+def fashion_table(cells: list[GanCell], space: str) -> str:
+    head = (
+        f"| variant | techniques | the paper's row (Table 3) | FID (median) | IS (median) | seeds | diverged | {TIME_HEAD} |\n"
+        "|---|---|---|---|---|---|---|---|---|\n"
+    )
+    return (
+        f"Fashion-MNIST (preset dcgan-fashion + the techniques), FID and IS in the feature space "
+        f"\"{space}-classifier\", {METRIC_SAMPLES} generated images against the first {METRIC_SAMPLES} "
+        "training images:\n\n" + head + "\n".join(c.fashion_row() for c in cells) + "\n"
+    )
+
+
+def grid_table(cells: list[GanCell], modes_total: int) -> str:
+    head = (
+        "| variant | techniques on grid25 | modes (median) | % high quality (median) | KL (median) | "
+        f"seeds with all modes and ≥ 90% HQ | seeds | diverged | {TIME_HEAD} |\n"
+        "|---|---|---|---|---|---|---|---|---|---|\n"
+    )
+    return (
+        "toy-grid25 (preset toy-grid25 + the techniques; 2,500 samples):\n\n"
+        + head + "\n".join(c.grid_row(modes_total) for c in cells) + "\n"
+    )
+
+
+def ssl_table(cells: list[SslCell]) -> str:
+    head = (
+        "| data | (a) D alone on the 100 labels: test error % | (b) K+1 GAN: test error % | seeds | "
+        "(b) under 2% | (b) ≥ 10 points better than (a): (a) − (b) | diverged | (a) CPU s | (a) wall s | "
+        "(b) CPU s | (b) wall s |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|\n"
+    )
+    return (
+        "Semi-supervised, 100 labels (10 per class; seed s draws subset s), test error on the 10,000 test "
+        "images at the end of training, mean ± std over seeds (the paper, MNIST: 0.93 ± 0.065%):\n\n"
+        + head + "\n".join(c.row() for c in cells) + "\n"
+    )
+
+
+def describe_net(net: NetConfig) -> str:
+    return f"{net.kind} {net.hidden}" if isinstance(net, MLPConfig) else f"{net.kind} width {net.width}"
+
+
+def describe_budget(cfg: RunConfig) -> str:
+    t, g_lr, d_lr = cfg.train, cfg.optim.g.lr, cfg.optim.d.lr
+    lrs = f"{g_lr:g}" if g_lr == d_lr else f"G {g_lr:g} / D {d_lr:g}"
+    return (
+        f"G {describe_net(cfg.model.g)}, D {describe_net(cfg.model.d)}, {cfg.objective.name} loss, "
+        f"{cfg.optim.g.name} {lrs}, batch {t.batch_size}, {t.steps} steps" + (f", EMA of G {t.ema:g}" if t.ema else "")
+    )
+
+
+def results_block(tables: list[str], budgets: dict[str, str], context: dict[str, str]) -> str:
+    budget_lines = "".join(f"- {name}: {text}\n" for name, text in budgets.items())
+    technique_lines = "".join(f"- {short}: {what}\n" for short, (what, _) in TECHNIQUES.items())
+    return (
+        "## The Improved-GAN ablation and semi-supervised learning (`benchmarks/improved_gan_ablation.py`)\n\n"
+        f"Made by `{context['command']}` on {context['date']}; machine: {context['machine']}. "
+        f"Status: {context['status']}.\n\n"
+        "Salimans et al. 2016 in our setting: one run per seed, the final evaluation of each (no early "
+        "stopping); medians over seeds. Every GAN row is unsupervised, so the paper's \"−L\" row is our "
+        "full combination. Techniques:\n\n"
+        f"{technique_lines}\nBudgets:\n\n{budget_lines}\n"
+        + "\n".join(tables)
+        + "\nTime: the in-process training call (run folder, training, the step-0 and final evaluations); "
+        "CPU seconds are the process's own and barely change when other work shares the machine, wall "
+        f"seconds do (1-minute load average {context['load']}).\n"
+    )
+
+
+# ----------------------------------------------------------------------------------- the runs
+
+
+def wait(futures: list[concurrent.futures.Future], label: str, seeds: list[int]) -> list[Trained]:
+    """The runs of one row, in seed order, each reported on a line as it is collected."""
+    runs = []
+    for seed, future in zip(seeds, futures):
+        run = future.result()
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in run.final.items())
+        print(f"{label} seed {seed}: {shown}, {run.cpu_s:.1f} CPU s, {run.wall_s:.1f} s"
+              + (" (diverged)" if run.diverged else ""), flush=True)
+        runs.append(run)
+    return runs
+
+
+Cell = GanCell | SslCell
+
+
+def submit_gan(runner: Runner, part: str, variant: Variant, seen: dict[frozenset[str], str],
+               args: argparse.Namespace) -> typing.Callable[[], Cell]:
+    """Submit the runs of one (part, variant) row; returns what waits for them and makes the row.
+    `seen`: the variants submitted so far in this part by their technique sets, so that a row whose
+    runs equal an earlier row's (a grid combination without VBN) says so; the Runner trains them once."""
+    techniques = on_grid(variant) if part == "grid" else variant.techniques
+    if techniques is None:
+        return lambda: GanCell(variant, [], f"n/a: {NOT_ON_MLP} is built for the DCGAN G; grid25's G is an MLP")
+    label = " + ".join(techniques) or "none"
+    if techniques != variant.techniques:
+        label += f" ({NOT_ON_MLP} n/a on the MLP G)"
+    if frozenset(techniques) in seen:
+        label += f"; the runs of \"{seen[frozenset(techniques)]}\""
+    seen.setdefault(frozenset(techniques), variant.name)
+    futures = []
+    for seed in args.seeds:
+        cfg = gan_config(part, techniques, seed, args.steps, args.space)
+        fingerprint = cfg.fingerprint() + (f"@{args.space}-{METRIC_SAMPLES}" if part == "fashion" else "")
+        name = f"{part}-{'-'.join(techniques) or 'baseline'}-seed{seed}"
+        fields = {"seed": seed, "part": part, "data": cfg.data.name, "techniques": list(techniques)}
+        futures.append(runner.submit((fingerprint, cfg.train.steps), fields,
+                                     train_run, cfg, GAN_PRESETS[part], runner.folder(name)))
+    return lambda: GanCell(variant, wait(futures, f"{part} {variant.name}", args.seeds), label)
+
+
+def submit_ssl(runner: Runner, dataset: str, args: argparse.Namespace, supervised_steps: int) -> typing.Callable[[], Cell]:
+    """Submit (a) and (b) of one data set, every seed; returns what waits for them and makes the row."""
+    gan, supervised = [], []
+    for seed in args.seeds:
+        cfg = ssl_config(dataset, seed, args.steps)
+        fields = {"seed": seed, "part": "ssl", "data": dataset}
+        gan.append(runner.submit((cfg.fingerprint(), cfg.train.steps), {**fields, "run": "k+1 gan"},
+                                 train_run, cfg, SSL_PRESETS[dataset], runner.folder(f"ssl-{dataset}-seed{seed}")))
+        supervised.append(runner.submit((cfg.fingerprint() + "+supervised-only", supervised_steps),
+                                        {**fields, "run": "supervised only"}, train_supervised_only, cfg, supervised_steps))
+    return lambda: SslCell(dataset, wait(supervised, f"ssl {dataset} (a)", args.seeds),
+                           wait(gan, f"ssl {dataset} (b)", args.seeds))
+
+
+def tables(done: dict[str, list[Cell]], space: str, modes_total: int) -> list[str]:
+    render = {
+        "grid": lambda cells: grid_table(cells, modes_total),
+        "fashion": lambda cells: fashion_table(cells, space),
+        "ssl": ssl_table,
+    }
+    return [render[part](cells) for part, cells in done.items() if cells]
+
+
+def preflight(parts: list[str], space: str) -> None:
+    """Fail before training anything when a data set or the feature space is missing."""
+    if "fashion" in parts:
+        load_extractor(space, torch.device("cpu"))
+        make_source(gan_config("fashion", (), 0, None, space).data)
+    if "ssl" in parts:
+        for dataset in SSL_PRESETS:
+            data = ssl_config(dataset, 0, None).data
+            make_source(data)
+            make_source(data.model_copy(update={"split": "test"}))
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--space", choices=SPACES, default="fashion-mnist",
+                        help="feature space of the Fashion-MNIST FID and IS")
+    parser.add_argument("--steps", type=int, help="override every budget (a smoke run: writes nothing)")
+    parser.add_argument("--write", action="store_true", help="write RESULTS.md and the runs log even with --steps")
+    parser.add_argument("--out-dir", type=Path, help="keep the run folders here (default: a temp dir)")
+    parser.add_argument("--fresh", action="store_true", help="retrain runs already in the runs log")
+    parser.add_argument("--jobs", type=int, default=1, help="runs trained side by side (processes)")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads per run")
+    args = parser.parse_args()
+    for name in ("steps", "jobs", "threads"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            parser.error(f"--{name} must be positive")
+    args.parts = [p for p in PARTS if p in args.parts]
+    return args
+
+
+def main() -> int:
+    args = parse_args()
+    write = args.steps is None or args.write
+    try:
+        preflight(args.parts, args.space)
+    except UserError as exc:
+        print(f"improved_gan_ablation: {exc}", file=sys.stderr)
+        return 2
+    context = {
+        "command": shlex.join(["python", "benchmarks/improved_gan_ablation.py", *sys.argv[1:]]),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    load_start = os.getloadavg()[0]
+    supervised_steps = args.steps or SUPERVISED_STEPS
+    budgets = {f"{p} (preset {GAN_PRESETS[p]})": describe_budget(gan_config(p, (), 0, args.steps, args.space))
+               for p in args.parts if p in GAN_PRESETS}
+    if "ssl" in args.parts:
+        for dataset, preset in SSL_PRESETS.items():
+            budgets[f"ssl {dataset}, (b) (preset {preset})"] = describe_budget(ssl_config(dataset, 0, args.steps))
+        budgets["ssl, (a)"] = f"(b)'s D net, D optimizer and batch size (100, drawn from the 100 labelled images), {supervised_steps} steps"
+    modes_total = len(make_source(gan_config("grid", (), 0, None, args.space).data).centres)
+
+    with contextlib.ExitStack() as stack:
+        runner = Runner(
+            stack, log_path=RUNS_LOG, result_type=Trained, jobs=args.jobs, threads=args.threads,
+            out_dir=args.out_dir, prefix="improved_gan-", record=write, reuse=write and not args.fresh,
+        )
+        context["machine"] = runner.machine
+        pending: list[tuple[str, typing.Callable[[], Cell]]] = []
+        for part in args.parts:
+            if part == "ssl":
+                pending += [(part, submit_ssl(runner, dataset, args, supervised_steps)) for dataset in SSL_PRESETS]
+            else:
+                seen: dict[frozenset[str], str] = {}
+                pending += [(part, submit_gan(runner, part, variant, seen, args)) for variant in VARIANTS]
+        done: dict[str, list[Cell]] = {part: [] for part in args.parts}
+        for count, (part, finish) in enumerate(pending, 1):  # rows in order; later ones keep training meanwhile
+            done[part].append(finish())
+            if write:
+                context["status"] = describe_status(count, len(pending), runner.reused)
+                context["load"] = describe_load(load_start)
+                write_block(BLOCK, results_block(tables(done, args.space, modes_total), budgets, context))
+    print()
+    print("\n".join(tables(done, args.space, modes_total)), end="")
+    if write:
+        print(f"\nwrote {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
