@@ -497,14 +497,18 @@ class RunConfig(_Strict):
         return self.model_dump(mode="json")
 
     def fingerprint(self) -> str:
-        """A hash of everything that changes the training math (not steps, logging or device)."""
-        math = self.to_dict()
+        """A hash of everything that changes the training math (not steps, logging or device).
+
+        Only values that differ from their defaults enter it, so an option added to gankit later
+        (with a default that keeps the old behaviour) leaves the fingerprints of existing runs,
+        and therefore their resumption, untouched."""
+        math = self.model_dump(mode="json", exclude_defaults=True)
         for key in RESUMABLE_CHANGES:
             section, _, field = key.partition(".")
             if field in ("", "*"):
                 math.pop(section, None)
             else:
-                math[section].pop(field, None)
+                math.get(section, {}).pop(field, None)
         blob = json.dumps(math, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -46,7 +46,7 @@ _SPEC_KEY = "gankit.classifier"
 class ClassifierSpec:
     """Everything needed to rebuild a classifier net, stored in its weights file's metadata.
 
-    `widths` are the conv stages (conv3×3 + BN + ReLU + 2×2 max-pool each); `mean`/`std` are the
+    `widths` are the conv stages (conv3×3 + BN + ReLU + 2×2 max-pool, rounding up, each); `mean`/`std` are the
     training set's pixel statistics on [0, 1], applied inside the extractor.
     """
 
@@ -74,12 +74,12 @@ class ClassifierNet(nn.Module):
         channels = spec.channels
         for width in spec.widths:
             layers += [nn.Conv2d(channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
-                       nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+                       nn.ReLU(inplace=True), nn.MaxPool2d(2, ceil_mode=True)]  # 7 → 4 keeps the edge pixels
             channels = width
         self.body = nn.Sequential(*layers)
-        side = spec.resolution // 2 ** len(spec.widths)
-        if side < 1:
-            raise ValueError(f"{len(spec.widths)} pooling stages leave nothing of {spec.resolution}² images")
+        side = spec.resolution
+        for _ in spec.widths:
+            side = -(-side // 2)
         self.embed = nn.Sequential(nn.Flatten(), nn.Linear(channels * side * side, spec.feature_dim),
                                    nn.ReLU(inplace=True))
         self.dropout = nn.Dropout(spec.dropout)
@@ -98,10 +98,11 @@ class ClassifierFeatures(nn.Module):
     an evaluator) and without autograd.
     """
 
-    def __init__(self, spec: ClassifierSpec, net: ClassifierNet) -> None:
+    def __init__(self, spec: ClassifierSpec, net: ClassifierNet, sha256: str = "") -> None:
         super().__init__()
         self.spec = spec
         self.name = spec.name
+        self.sha256 = sha256  # of the weights file: two extractors with one name differ iff this does
         self.dim = spec.feature_dim
         self.num_classes = spec.num_classes
         self.resolution = spec.resolution
@@ -157,7 +158,8 @@ def load_classifier(dataset: str, path: Path | None = None) -> ClassifierFeature
         blob = path.read_bytes()
     except OSError as exc:
         raise UserError(f"{path}: cannot read the {dataset} classifier weights ({exc.strerror or exc})") from None
-    _check_sidecar(path, blob)
+    sha256 = hashlib.sha256(blob).hexdigest()
+    _check_sidecar(path, sha256)
     spec, tensors = _parse(path, blob)
     if spec.dataset != dataset:
         raise UserError(f"{path} holds the {spec.dataset} classifier, not the {dataset} one")
@@ -166,7 +168,7 @@ def load_classifier(dataset: str, path: Path | None = None) -> ClassifierFeature
         net.load_state_dict(tensors)
     except RuntimeError as exc:
         raise UserError(f"{path}: the weights do not fit the {spec.name} ({exc})") from None
-    return ClassifierFeatures(spec, net)
+    return ClassifierFeatures(spec, net, sha256)
 
 
 def _parse(path: Path, blob: bytes) -> tuple[ClassifierSpec, dict[str, Tensor]]:
@@ -182,7 +184,7 @@ def _parse(path: Path, blob: bytes) -> tuple[ClassifierSpec, dict[str, Tensor]]:
                         f"({exc.__class__.__name__}: {exc})") from None
 
 
-def _check_sidecar(path: Path, blob: bytes) -> None:
+def _check_sidecar(path: Path, sha256: str) -> None:
     """When a training record sits beside the weights, the weights must be the ones it describes."""
     sidecar = path.with_suffix(".json")
     if not sidecar.is_file():
@@ -191,5 +193,5 @@ def _check_sidecar(path: Path, blob: bytes) -> None:
         expected = json.loads(sidecar.read_text())["weights_sha256"]
     except (OSError, ValueError, KeyError, TypeError):
         raise UserError(f"{sidecar}: unreadable training record of {path.name}") from None
-    if hashlib.sha256(blob).hexdigest() != expected:
+    if sha256 != expected:
         raise UserError(f"{path}: corrupt or modified — its SHA-256 does not match {sidecar.name}")

@@ -55,7 +55,7 @@ class Recipe:
 
 RECIPES = {
     "mnist": Recipe(epochs=4),
-    "fashion-mnist": Recipe(epochs=12, flip=True),
+    "fashion-mnist": Recipe(epochs=20, flip=True),
     "digits": Recipe(epochs=40, batch_size=64, shift=1),
 }
 

@@ -30,9 +30,9 @@ class MinibatchDiscrimination(nn.Module):
         self.weight = nn.Parameter(torch.empty(in_features, kernels * dims))
 
     def forward(self, f: Tensor) -> Tensor:
-        m = (f @ self.weight).view(-1, self.kernels, self.dims)
-        l1 = (m[:, None] - m[None]).abs().sum(dim=-1)  # N×N×B
-        return torch.cat([f, torch.exp(-l1).sum(dim=1)], dim=1)
+        m = (f @ self.weight).view(-1, self.kernels, self.dims).transpose(0, 1)  # B×N×C
+        l1 = torch.cdist(m, m, p=1)  # B×N×N, without the N×N×B×C difference tensor
+        return torch.cat([f, torch.exp(-l1).sum(dim=2).T], dim=1)
 
 
 class HeadedDiscriminator(nn.Module):
