@@ -167,7 +167,8 @@ class Evaluator:
                 images = images[: self.reference_count]
             path = None
             if self.cache_dir is not None:
-                key = f"{self.reference.name}-{self.reference.digest}-{len(images)}-{self.feature_space}"
+                weights = getattr(self.features, "sha256", "")[:12]  # a retrained extractor is another space
+                key = f"{self.reference.name}-{self.reference.digest}-{len(images)}-{self.feature_space}-{weights}"
                 path = self.cache_dir / (key.replace("/", "_") + ".safetensors")
             self._real = _read_cached(path) if path is not None and path.exists() else None
             if self._real is None:

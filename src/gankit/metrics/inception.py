@@ -33,6 +33,7 @@ works.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -146,6 +147,7 @@ class InceptionFeatures(nn.Module):
     name = "inception-v3-fid"
     dim = 2048
     num_classes = 1008
+    sha256 = ""  # of the weights file it was loaded from (keys the evaluator's feature cache)
 
     def __init__(self) -> None:
         super().__init__()
@@ -232,6 +234,7 @@ def load_inception(
     except RuntimeError as exc:  # missing, unexpected or wrongly shaped tensors
         detail = next((line.strip() for line in str(exc).splitlines()[1:] if line.strip()), str(exc))
         raise UserError(f"{file} does not hold the FID Inception-v3 weights: {detail[:200]}") from exc
+    net.sha256 = hashlib.sha256(file.read_bytes()).hexdigest()
     return net.to(device)
 
 
