@@ -96,7 +96,7 @@ def test_historical_averaging_damps_the_oscillation_of_a_bilinear_game(seed):
         """(distance from the equilibrium at the start, after 800 simultaneous steps)."""
         torch.manual_seed(seed)
         g, d = nn.Linear(1, 1, bias=False), nn.Linear(1, 1, bias=False)
-        start = float(torch.hypot(g.weight, d.weight))
+        start = float(torch.hypot(g.weight, d.weight).detach())
         ha = HistoricalAveraging(g, d, weight=0.5) if averaging else None
         opt_g, opt_d = torch.optim.SGD(g.parameters(), lr=0.1), torch.optim.SGD(d.parameters(), lr=0.1)
         for _ in range(800):
