@@ -74,7 +74,6 @@ import sys
 import time
 import typing
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -87,7 +86,7 @@ from gankit.nets import build_nets
 from gankit.techniques.semi_supervised import balanced_subset, class_count, test_error
 from gankit.train.optim import make_optimizer
 from results_md import RESULTS, write_block
-from runs import Clock, Runner, Trained, describe_load, describe_status, train_run
+from runs import Clock, Runner, Trained, add_run_options, check_run_options, describe_load, describe_status, train_run
 
 PARTS = ("grid", "fashion", "ssl")  # the order they are trained and tabulated in: fastest first
 GAN_PRESETS = {"grid": "toy-grid25", "fashion": "dcgan-fashion"}
@@ -420,17 +419,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--space", choices=SPACES, default="fashion-mnist",
                         help="feature space of the Fashion-MNIST FID and IS")
-    parser.add_argument("--steps", type=int, help="override every budget (a smoke run: writes nothing)")
-    parser.add_argument("--write", action="store_true", help="write RESULTS.md and the runs log even with --steps")
-    parser.add_argument("--out-dir", type=Path, help="keep the run folders here (default: a temp dir)")
-    parser.add_argument("--fresh", action="store_true", help="retrain runs already in the runs log")
-    parser.add_argument("--jobs", type=int, default=1, help="runs trained side by side (processes)")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads per run")
+    add_run_options(parser)
     args = parser.parse_args()
-    for name in ("steps", "jobs", "threads"):
-        value = getattr(args, name)
-        if value is not None and value <= 0:
-            parser.error(f"--{name} must be positive")
+    check_run_options(parser, args)
     args.parts = [p for p in PARTS if p in args.parts]
     return args
 

@@ -15,6 +15,7 @@ up where it stopped. The pieces that do that live here once.
 
 from __future__ import annotations
 
+import argparse
 import concurrent.futures
 import contextlib
 import ctypes
@@ -85,6 +86,23 @@ def train_run(cfg: RunConfig, preset: str, run_dir: Path) -> Trained:
     final = [r for r in rows if r["kind"] == "eval"][-1]
     metrics = {k: v for k, v in final.items() if k not in ("kind", "step")}
     return Trained(metrics, wall, cpu, diverged)
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options every benchmark built on `Runner` takes: budget override, output, parallelism."""
+    parser.add_argument("--steps", type=int, help="override every training budget (a smoke run: writes nothing)")
+    parser.add_argument("--write", action="store_true", help="write docs/RESULTS.md and the runs log even with --steps")
+    parser.add_argument("--out-dir", type=Path, help="keep the run folders here (default: a temp dir)")
+    parser.add_argument("--fresh", action="store_true", help="retrain runs already in the runs log")
+    parser.add_argument("--jobs", type=int, default=1, help="runs trained side by side (processes)")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads per run")
+
+
+def check_run_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    for name in ("steps", "jobs", "threads"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            parser.error(f"--{name} must be positive")
 
 
 def init_worker(threads: int) -> None:

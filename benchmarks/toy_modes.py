@@ -41,12 +41,11 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 
 from gankit.config import ObjectiveName, RunConfig, build_config, load_preset
 from gankit.data import make_source
 from results_md import RESULTS, write_block
-from runs import Runner, describe_load, describe_status, train_run
+from runs import Runner, add_run_options, check_run_options, describe_load, describe_status, train_run
 
 OBJECTIVES: tuple[str, ...] = typing.get_args(ObjectiveName)
 DATASETS: dict[str, str] = {"grid25": "toy-grid25", "ring8": "toy-ring8"}  # grid first: see RESULTS
@@ -206,17 +205,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--objectives", nargs="+", choices=OBJECTIVES, default=list(OBJECTIVES))
     parser.add_argument("--datasets", nargs="+", choices=list(DATASETS), default=list(DATASETS))
-    parser.add_argument("--steps", type=int, help="override train.steps (a smoke run: writes no RESULTS.md)")
-    parser.add_argument("--write", action="store_true", help="write docs/RESULTS.md even with --steps")
-    parser.add_argument("--out-dir", type=Path, help="keep the run folders here (default: a temp dir)")
-    parser.add_argument("--fresh", action="store_true", help="retrain runs already in the runs log")
-    parser.add_argument("--jobs", type=int, default=1, help="runs trained side by side (processes)")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads per run")
+    add_run_options(parser)
     args = parser.parse_args()
-    for name in ("steps", "jobs", "threads"):
-        value = getattr(args, name)
-        if value is not None and value <= 0:
-            parser.error(f"--{name} must be positive")
+    check_run_options(parser, args)
     return args
 
 
