@@ -423,7 +423,9 @@ class LogConfig(_Strict):
         default_factory=list, description="image metrics computed at every evaluation (gankit eval's names)"
     )
     metrics_samples: int = Field(5000, ge=10, description="generated and reference images for log.metrics")
-    features: str = Field("auto", description="feature space of log.metrics: auto, inception, mnist, fashion-mnist, digits")
+    features: Literal["auto", "inception", "mnist", "fashion-mnist", "digits"] = Field(
+        "auto", description="feature space of log.metrics (auto: Inception when its weights are found)"
+    )
     best: str | None = Field(None, description="keep the checkpoint with the best value of this metric (e.g. fid)")
     checkpoint_every: int = Field(1000, gt=0)
     keep_checkpoints: int = Field(3, gt=0, description="latest checkpoints kept on disk")

@@ -64,7 +64,7 @@ def run_eval(req: EvalRequest) -> dict[str, Any]:
         if run is not None and len(run.source.shape) == 3:
             raw["resolution"] = run.source.shape[-1]
         data_cfg = build_data_config(raw, req.data_overrides)
-    reference = reference_from_data(data_cfg)
+    reference = reference_from_data(data_cfg, run.source if run is not None and req.against is None else None)
 
     if run is not None:
         fake = run.source.to_uint8(run.generate(req.n, req.seed))

@@ -47,3 +47,11 @@ def make_source(cfg: DataConfig) -> DataSource:
     if cfg.resolution is not None:
         images = resize(images, cfg.resolution)
     return ImageSource(images, labels, tuple(cfg.range))
+
+
+def make_test_source(cfg: DataConfig) -> ImageSource | None:
+    """The test split of a data set configured on its train split (MNIST, Fashion-MNIST), as the
+    held-out set of Parzen estimates and semi-supervised test errors; None where there is none."""
+    if isinstance(cfg, IDXData) and cfg.split == "train":
+        return make_source(cfg.model_copy(update={"split": "test"}))
+    return None

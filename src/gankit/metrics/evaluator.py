@@ -22,9 +22,10 @@ held-out test split, as mean and standard error.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -62,13 +63,11 @@ class Reference:
     images: Tensor
     heldout: Tensor | None = None
     stacked: bool = False
-    _digest: str = field(default="", repr=False)
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
-        if not self._digest:
-            self._digest = hashlib.sha256(self.images.cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
-        return self._digest
+        """A hash of the pixels: the feature cache's key, so changed data never hit an old entry."""
+        return hashlib.sha256(self.images.cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
 
 
 def check_metrics(names: Sequence[str], reference: Reference) -> list[str]:

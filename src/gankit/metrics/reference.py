@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from gankit.config import DataConfig, IDXData, StackedMNISTData
-from gankit.data import ImageSource, make_source
+from gankit.config import DataConfig, StackedMNISTData
+from gankit.data import DataSource, ImageSource, make_source, make_test_source
 from gankit.errors import UserError
 from gankit.metrics.evaluator import Reference
 
 
-def reference_from_data(cfg: DataConfig) -> Reference:
-    """The configured images, plus the test split as held-out set where the data set has one."""
-    source = make_source(cfg)
+def reference_from_data(cfg: DataConfig, source: DataSource | None = None) -> Reference:
+    """The configured images (`source`, when the caller has already loaded them), plus the test
+    split as held-out set where the data set has one."""
+    source = source if source is not None else make_source(cfg)
     if not isinstance(source, ImageSource):
         raise UserError(f"data {cfg.name} is not an image set; image metrics need images")
-    heldout = None
-    if isinstance(cfg, IDXData) and cfg.split == "train":
-        heldout = make_source(cfg.model_copy(update={"split": "test"})).images
+    test = make_test_source(cfg)
+    heldout = test.images if test is not None else None
     size = "x".join(str(s) for s in source.shape[1:])
     return Reference(
         name=f"{cfg.name}-{getattr(cfg, 'split', 'all')}-{size}",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from gankit.config import DataConfig, IDXData, RunConfig
-from gankit.data import DataSource, make_source
+from gankit.config import DataConfig, RunConfig
+from gankit.data import DataSource, make_test_source
 from gankit.techniques.base import Technique
 from gankit.techniques.feature_matching import FeatureMatching
 from gankit.techniques.historical_averaging import HistoricalAveraging
@@ -38,8 +38,8 @@ def build_techniques(cfg: RunConfig, g: nn.Module, d: nn.Module, source: DataSou
 def _test_set(data: DataConfig, source: DataSource, labelled: Tensor) -> tuple[Tensor, Tensor]:
     """The semi-supervised test set: the test split where the data set has one, else every
     training image outside the labelled subset."""
-    if isinstance(data, IDXData) and data.split == "train":
-        test = make_source(data.model_copy(update={"split": "test"}))
+    test = make_test_source(data)
+    if test is not None:
         return test.images, test.labels
     rest = torch.ones(len(source.labels), dtype=torch.bool)
     rest[labelled] = False

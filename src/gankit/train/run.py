@@ -121,11 +121,11 @@ def build_trainer(
     )
 
 
-def build_run_evaluator(cfg: RunConfig, device: torch.device) -> Evaluator | None:
+def build_run_evaluator(cfg: RunConfig, source: DataSource, device: torch.device) -> Evaluator | None:
     """The Evaluator of `log.metrics`, against the run's own data (None when no metrics are asked)."""
     if not cfg.log.metrics:
         return None
-    reference = reference_from_data(cfg.data)
+    reference = reference_from_data(cfg.data, source)
     return build_evaluator(reference, cfg.log.metrics, cfg.log.features, device,
                            reference_count=cfg.log.metrics_samples)
 
@@ -181,7 +181,7 @@ def train(cfg: RunConfig, run_dir: Path, dist: Distributed, device: torch.device
     probes = build_probes(
         trainer.source, run_dir, cfg.seed, cfg.log.collapse_drop, history,
         to_unit=torch.sigmoid if trainer.objective.outputs_probability else _min_max, resume_step=trainer.step,
-        samples=cfg.log.eval_samples, evaluator=build_run_evaluator(cfg, device),
+        samples=cfg.log.eval_samples, evaluator=build_run_evaluator(cfg, trainer.source, device),
         metric_samples=cfg.log.metrics_samples, semi_supervised=trainer.techniques.find("semi_supervised"),
     ) if dist.is_main else []
     best = BestCheckpoint(run_dir, cfg.log.best, history)
