@@ -32,7 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-from results_md import write_block
+from results_md import this_command, write_block
 
 # run name -> (preset, training overrides, gankit eval options)
 PLANS = {
@@ -94,7 +94,7 @@ def main() -> int:
         "## Evaluations of the image presets (`benchmarks/eval_presets.py`)",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores; "
-        f"{time.strftime('%Y-%m-%d')}. Command: `python benchmarks/eval_presets.py`",
+        f"{time.strftime('%Y-%m-%d')}. Command: `{this_command()}`",
         "",
         "| preset | feature space | metrics (ours) | published | eval s |",
         "| --- | --- | --- | --- | --- |",

@@ -68,7 +68,6 @@ import concurrent.futures
 import contextlib
 import math
 import os
-import shlex
 import statistics
 import sys
 import time
@@ -85,7 +84,7 @@ from gankit.metrics.features import SPACES, load_extractor
 from gankit.nets import build_nets
 from gankit.techniques.semi_supervised import balanced_subset, class_count, test_error
 from gankit.train.optim import make_optimizer
-from results_md import RESULTS, write_block
+from results_md import RESULTS, this_command, write_block
 from runs import Clock, Runner, Trained, add_run_options, check_run_options, describe_load, describe_status, train_run
 
 PARTS = ("grid", "fashion", "ssl")  # the order they are trained and tabulated in: fastest first
@@ -435,7 +434,7 @@ def main() -> int:
         print(f"improved_gan_ablation: {exc}", file=sys.stderr)
         return 2
     context = {
-        "command": shlex.join(["python", "benchmarks/improved_gan_ablation.py", *sys.argv[1:]]),
+        "command": this_command(),
         "date": time.strftime("%Y-%m-%d"),
     }
     load_start = os.getloadavg()[0]

@@ -45,8 +45,6 @@ parallel regions crawl (a 2048×2048 float64 `eigh` on 2 threads took 55 s inste
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 import tempfile
 import time
 import types
@@ -71,7 +69,7 @@ from gankit.metrics.fid import FeatureStats, frechet_distance
 from gankit.metrics.inception import INPUT_SIZE, InceptionFeatures
 from gankit.train.run import pick_device
 from machine import device_name
-from results_md import write_block
+from results_md import this_command, write_block
 
 FULL_N = 10_000
 RESOLUTION = 32
@@ -313,7 +311,7 @@ def main() -> int:
     print(text, end="")
     print(verdict)
     if args.n == FULL_N or args.write:
-        command = shlex.join(["python", "benchmarks/metrics_speed.py", *sys.argv[1:]])
+        command = this_command()
         body = (
             f"## FID speed, {args.n:,} generated vs {args.n:,} real images (`benchmarks/metrics_speed.py`) — "
             f"{device_name(device)}\n\n"

@@ -20,16 +20,14 @@ import argparse
 import json
 import os
 import platform
-import shlex
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from gankit.config import build_config, load_preset
-from results_md import RESULTS, write_block
+from results_md import RESULTS, this_command, write_block
 
 GRIDS = RESULTS.parent / "results"
 
@@ -75,7 +73,7 @@ def main() -> int:
         "|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
     )
     if not args.no_write:
-        command = shlex.join(["python", "benchmarks/preset_times.py", *sys.argv[1:]])
+        command = this_command()
         threads = os.environ.get("OMP_NUM_THREADS", "all")
         load = os.getloadavg()[0]
         write_block("preset_times", (

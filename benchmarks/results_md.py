@@ -6,10 +6,17 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shlex
+import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "RESULTS.md"
 HEADER = "# Measured results\n\nTables made by the scripts in `benchmarks/`, each with its command.\n\n"
+
+
+def this_command() -> str:
+    """How the running benchmark was invoked, as a table's provenance line shows it."""
+    return shlex.join(["python", f"benchmarks/{Path(sys.argv[0]).name}", *sys.argv[1:]])
 
 
 def markers(name: str) -> tuple[str, str]:

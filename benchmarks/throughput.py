@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import shlex
-import sys
 import time
 from typing import Callable
 
@@ -37,7 +35,7 @@ from gankit.data import ImageSource
 from gankit.train.distributed import Distributed
 from gankit.train.run import build_trainer, pick_device
 from machine import device_name
-from results_md import write_block
+from results_md import this_command, write_block
 
 RESOLUTION = 64
 DATASET_SIZE = 8192
@@ -153,7 +151,7 @@ def main() -> int:
     print()
     print(table, end="")
     if full:
-        command = shlex.join(["python", "benchmarks/throughput.py", *sys.argv[1:]])
+        command = this_command()
         body = (
             f"## Training throughput, DCGAN-64 (`benchmarks/throughput.py`) — {device_name(device)}\n\n"
             f"Made by `{command}` on {time.strftime('%Y-%m-%d')}; torch {torch.__version__}; "

@@ -33,9 +33,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import shlex
 import statistics
-import sys
 import time
 import typing
 from dataclasses import dataclass
@@ -44,7 +42,7 @@ from pathlib import Path
 
 from gankit.config import ObjectiveName, RunConfig, build_config, load_preset
 from gankit.data import make_source
-from results_md import RESULTS, write_block
+from results_md import RESULTS, this_command, write_block
 from runs import Runner, add_run_options, check_run_options, describe_load, describe_status, train_run
 
 OBJECTIVES: tuple[str, ...] = typing.get_args(ObjectiveName)
@@ -215,7 +213,7 @@ def main() -> int:
     args = parse_args()
     write = args.steps is None or args.write
     context = {
-        "command": shlex.join(["python", "benchmarks/toy_modes.py", *sys.argv[1:]]),
+        "command": this_command(),
         "date": time.strftime("%Y-%m-%d"),
     }
     load_start = os.getloadavg()[0]
