@@ -26,8 +26,10 @@ class MinibatchDiscrimination(nn.Module):
     def __init__(self, in_features: int, kernels: int, dims: int) -> None:
         super().__init__()
         self.kernels, self.dims = kernels, dims
-        # T, flattened to A×(B·C); named `weight` so `init_weights` draws it from the seeded generator
+        # T, flattened to A×(B·C); named `weight` so `build_nets`' `init_weights` redraws it from the
+        # run's seeded generator. A layer built on its own still starts from valid numbers.
         self.weight = nn.Parameter(torch.empty(in_features, kernels * dims))
+        nn.init.normal_(self.weight, 0.0, 0.05)
 
     def forward(self, f: Tensor) -> Tensor:
         m = (f @ self.weight).view(-1, self.kernels, self.dims).transpose(0, 1)  # B×N×C
