@@ -81,7 +81,7 @@ from gankit.config import MLPConfig, NetConfig, RunConfig, build_config, load_pr
 from gankit.data import make_source
 from gankit.errors import UserError
 from gankit.metrics.features import SPACES, load_extractor
-from gankit.nets import build_nets
+from gankit.nets import build_nets, fit_to_data
 from gankit.techniques.semi_supervised import balanced_subset, class_count, test_error
 from gankit.train.optim import make_optimizer
 from results_md import RESULTS, this_command, write_block
@@ -176,11 +176,13 @@ def on_grid(variant: Variant) -> tuple[str, ...] | None:
 
 def train_supervised_only(cfg: RunConfig, steps: int) -> Trained:
     """(a): the K+1 GAN's D, built and initialised exactly as the GAN run of `cfg` builds it
-    (`build_nets` with the run's seed), trained on the cross-entropy of its K class logits on the
-    labelled subset alone, with D's optimizer, batch size and noise layers; then its test error."""
+    (`build_nets` and `fit_to_data` with the run's seed), trained on the cross-entropy of its K
+    class logits on the labelled subset alone, with D's optimizer, batch size and noise layers;
+    then its test error."""
     clock = Clock()
     source = make_source(cfg.data)
-    _, d = build_nets(cfg.model, source.shape, cfg.seed, class_count(source))
+    g, d = build_nets(cfg.model, source.shape, cfg.seed, class_count(source))
+    fit_to_data(g, d, cfg.model, source, cfg.seed)
     labelled = balanced_subset(source.labels, cfg.techniques.semi_supervised.labels, cfg.techniques.semi_supervised.seed)
     images, labels = source.images[labelled], source.labels[labelled]
     optimizer = make_optimizer(cfg.optim.d, d.parameters())

@@ -173,12 +173,16 @@ class MLPConfig(_Strict):
     add Gaussian noise in training, as the semi-supervised D of Salimans et al. 2016 (0.3 / 0.5). `init_range` and `output_bias`
     reproduce that paper's initialisation: small uniform weights (0.05 in G, 0.005 in D) and G's
     sigmoid biases set so that G starts at the mean image (pylearn2's init_sigmoid_bias_from_marginals).
+    `norm: batch` puts batch norm before each hidden activation; `norm: weight` makes every hidden
+    layer weight-normalized with a fixed scale set from data (and D's head weight-normalized with a
+    learnt scale): the semi-supervised nets of Salimans et al. 2016 (G batch norm, D weight norm).
     """
 
     kind: Literal["mlp"] = "mlp"
     hidden: list[Annotated[int, Field(gt=0)]] = Field(default_factory=lambda: [128, 128])
-    activation: Literal["relu", "leaky_relu", "tanh", "maxout"] = "relu"
+    activation: Literal["relu", "leaky_relu", "tanh", "softplus", "maxout"] = "relu"
     maxout_pieces: int = Field(2, ge=2)
+    norm: Literal["none", "batch", "weight"] = "none"
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
     input_dropout: float = Field(0.0, ge=0.0, lt=1.0)
     input_noise: float = Field(0.0, ge=0.0, description="std of Gaussian noise on the input, in training")
@@ -191,6 +195,12 @@ class MLPConfig(_Strict):
         "zero", description="G only: data-mean starts G's output at the mean training example"
     )
     minibatch: MinibatchConfig | None = Field(None, description="D only: minibatch discrimination")
+
+    @model_validator(mode="after")
+    def _norm_needs_linear_units(self) -> "MLPConfig":
+        if self.norm != "none" and self.activation == "maxout":
+            raise ValueError(f"norm={self.norm} does not apply to maxout units (use norm: none)")
+        return self
 
 
 NormName = Literal["batch", "layer", "none", "virtual-batch"]

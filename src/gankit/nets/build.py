@@ -6,14 +6,16 @@ import torch
 from torch import nn
 
 from gankit.config import DCGANConfig, MLPConfig, ModelConfig
+from gankit.data.source import DataSource
 from gankit.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from gankit.nets.discriminator import HeadedDiscriminator
-from gankit.nets.layers import init_weights
+from gankit.nets.layers import init_weights, initialise_from_data
 from gankit.nets.mlp import MLPDiscriminator, MLPGenerator
 from gankit.nets.resnet import ResNetCritic, ResNetGenerator
 from gankit.train.batches import draw_latent
 
 DCGAN_INIT_STD = 0.02  # Radford et al. 2016: "initialized from a zero-centered Normal, std 0.02"
+DATA_INIT_BATCH = 500  # the semi-supervised MNIST code of Salimans et al. 2016 initialises on 500
 
 
 def build_generator(cfg: ModelConfig, shape: tuple[int, ...]) -> nn.Module:
@@ -45,3 +47,20 @@ def build_nets(
     if hasattr(g, "reference_z"):  # virtual batch norm's reference batch, fixed for the whole run
         g.reference_z.copy_(draw_latent(len(g.reference_z), cfg.z_dim, cfg.z_dist, generator))
     return g, d
+
+
+def fit_to_data(g: nn.Module, d: nn.Module, cfg: ModelConfig, source: DataSource, seed: int) -> None:
+    """The init steps that look at data, after `build_nets`: G's output biases at the mean example
+    (`output_bias: data-mean`) and the data-dependent init of weight-normalized layers, D's on real
+    examples and G's on latent codes. Seeded and run in eval mode (no dropout or noise), so every
+    rank and every resume builds the same nets."""
+    generator = torch.Generator().manual_seed(seed)
+    if getattr(cfg.g, "output_bias", "zero") == "data-mean":
+        g.start_at(source.sample(10_000, generator).mean(dim=0).cpu())
+    real = source.sample(DATA_INIT_BATCH, generator).cpu()
+    latent = draw_latent(DATA_INIT_BATCH, cfg.z_dim, cfg.z_dist, generator)
+    for net, batch in ((d, real), (g, latent)):
+        was_training = net.training
+        net.eval()
+        initialise_from_data(net, batch)
+        net.train(was_training)

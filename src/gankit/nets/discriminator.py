@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from gankit.config import MinibatchConfig
+from gankit.nets.layers import WeightNormLinear
 
 
 class MinibatchDiscrimination(nn.Module):
@@ -40,12 +41,16 @@ class MinibatchDiscrimination(nn.Module):
 class HeadedDiscriminator(nn.Module):
     """Base of every D: subclasses build their trunk, define `features`, then call `_add_head`."""
 
-    def _add_head(self, feature_dim: int, minibatch: MinibatchConfig | None, classes: int) -> None:
+    def _add_head(
+        self, feature_dim: int, minibatch: MinibatchConfig | None, classes: int, weight_norm: bool = False
+    ) -> None:
+        """`weight_norm`: a weight-normalized head with a learnt scale, for weight-normalized trunks."""
         self.minibatch = (
             MinibatchDiscrimination(feature_dim, minibatch.kernels, minibatch.dims) if minibatch else None
         )
         self.classes = classes
-        self.head = nn.Linear(feature_dim + (minibatch.kernels if minibatch else 0), classes)
+        width = feature_dim + (minibatch.kernels if minibatch else 0)
+        self.head = WeightNormLinear(width, classes, learn_scale=True) if weight_norm else nn.Linear(width, classes)
 
     def features(self, x: Tensor) -> Tensor:
         raise NotImplementedError

@@ -33,7 +33,67 @@ class GaussianNoise(nn.Module):
 
 
 def activation(name: str) -> nn.Module:
-    return {"relu": nn.ReLU(), "leaky_relu": nn.LeakyReLU(0.2), "tanh": nn.Tanh()}[name]
+    return {"relu": nn.ReLU(), "leaky_relu": nn.LeakyReLU(0.2), "tanh": nn.Tanh(), "softplus": nn.Softplus()}[name]
+
+
+class WeightNormLinear(nn.Module):
+    """A linear layer with weight normalization (Salimans & Kingma 2016): unit j computes
+    g_j · (v_j · x) / ‖v_j‖ + b_j, so the size of its weights is the scale g_j alone.
+
+    With `learn_scale` off, g stays where the data-dependent init put it: every unit keeps the
+    same weight norm for the whole run, which caps how sharp D can get. That is the
+    semi-supervised MNIST D of Salimans et al. 2016 (its released code: hidden layers with fixed
+    scales, the output layer with a learnt one), the part that lets the K+1-class D learn from
+    unlabelled data instead of overfitting the few labels.
+
+    Data-dependent init (`initialise_from_data`): on one batch, g and b are set so that each
+    unit's pre-activation has mean 0 and variance 1.
+    """
+
+    # v's entries start N(0, 0.1²), as in the paper's code. Only v's direction reaches the output,
+    # but its length sets how far an Adam step turns it (about lr / (0.1·√fan_in) per step).
+    DIRECTION_STD = 0.1
+
+    def __init__(self, in_features: int, out_features: int, learn_scale: bool = False) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(out_features, in_features))  # the direction v
+        self.bias = nn.Parameter(torch.zeros(out_features))
+        # A fixed scale is a buffer, not a frozen parameter: the Trainer switches requires_grad
+        # on and off for all of D's parameters, which would unfreeze it.
+        if learn_scale:
+            self.scale = nn.Parameter(torch.ones(out_features))
+        else:
+            self.register_buffer("scale", torch.ones(out_features))
+        nn.init.normal_(self.weight, 0.0, self.DIRECTION_STD)
+        self.initialising = False
+
+    def forward(self, x: Tensor) -> Tensor:
+        direction = self.weight * (self.scale / self.weight.norm(dim=1)).unsqueeze(1)
+        if not self.initialising:
+            return nn.functional.linear(x, direction, self.bias)
+        with torch.no_grad():
+            out = x @ direction.T
+            mean, std = out.mean(dim=0), out.std(dim=0, unbiased=False).clamp_min(1e-6)
+            self.scale.div_(std)
+            self.bias.copy_(-mean / std)
+            self.initialising = False
+            return (out - mean) / std
+
+    def extra_repr(self) -> str:
+        out_features, in_features = self.weight.shape
+        return f"in_features={in_features}, out_features={out_features}, learn_scale={isinstance(self.scale, nn.Parameter)}"
+
+
+@torch.no_grad()
+def initialise_from_data(net: nn.Module, x: Tensor) -> bool:
+    """Data-dependent init of every `WeightNormLinear` in `net`, layer by layer, from one forward
+    pass of the batch `x`; False (and nothing run) when the net has none."""
+    layers = [m for m in net.modules() if isinstance(m, WeightNormLinear)]
+    for layer in layers:
+        layer.initialising = True
+    if layers:
+        net(x)
+    return bool(layers)
 
 
 def init_weights(
@@ -48,6 +108,10 @@ def init_weights(
     for layer in module.modules():
         weight, bias = getattr(layer, "weight", None), getattr(layer, "bias", None)
         if not isinstance(weight, nn.Parameter):
+            continue
+        if isinstance(layer, WeightNormLinear):  # its own init; g and b come from the data
+            with torch.no_grad():
+                weight.normal_(0.0, layer.DIRECTION_STD, generator=generator)
             continue
         with torch.no_grad():
             if weight.ndim >= 2 and uniform is not None:

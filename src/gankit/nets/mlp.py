@@ -14,7 +14,18 @@ from torch import Tensor, nn
 
 from gankit.config import MLPConfig
 from gankit.nets.discriminator import HeadedDiscriminator
-from gankit.nets.layers import GaussianNoise, Maxout, activation, output_activation
+from gankit.nets.layers import GaussianNoise, Maxout, WeightNormLinear, activation, output_activation
+
+
+def _hidden_layer(width: int, hidden: int, cfg: MLPConfig) -> list[nn.Module]:
+    """One hidden layer before its activation: affine, batch-normalized or weight-normalized."""
+    if cfg.activation == "maxout":
+        return [Maxout(width, hidden, cfg.maxout_pieces)]
+    if cfg.norm == "batch":
+        return [nn.Linear(width, hidden, bias=False), nn.BatchNorm1d(hidden), activation(cfg.activation)]
+    if cfg.norm == "weight":
+        return [WeightNormLinear(width, hidden), activation(cfg.activation)]
+    return [nn.Linear(width, hidden), activation(cfg.activation)]
 
 
 def _trunk(in_features: int, cfg: MLPConfig) -> tuple[nn.Sequential, int]:
@@ -23,10 +34,7 @@ def _trunk(in_features: int, cfg: MLPConfig) -> tuple[nn.Sequential, int]:
         layers.append(GaussianNoise(cfg.input_noise))
     width = in_features
     for hidden in cfg.hidden:
-        if cfg.activation == "maxout":
-            layers.append(Maxout(width, hidden, cfg.maxout_pieces))
-        else:
-            layers += [nn.Linear(width, hidden), activation(cfg.activation)]
+        layers += _hidden_layer(width, hidden, cfg)
         if cfg.hidden_noise > 0:
             layers.append(GaussianNoise(cfg.hidden_noise))
         if cfg.dropout > 0:
@@ -62,7 +70,7 @@ class MLPDiscriminator(HeadedDiscriminator):
     def __init__(self, shape: tuple[int, ...], cfg: MLPConfig, classes: int = 1) -> None:
         super().__init__()
         self.trunk, width = _trunk(math.prod(shape), cfg)
-        self._add_head(width, cfg.minibatch, classes)
+        self._add_head(width, cfg.minibatch, classes, weight_norm=cfg.norm == "weight")
 
     def features(self, x: Tensor) -> Tensor:
         return self.trunk(x.flatten(1))

@@ -22,7 +22,7 @@ from gankit.data import DataSource, ImageSource, make_source
 from gankit.errors import TrainingDiverged, UserError
 from gankit.metrics.evaluator import Evaluator, build_evaluator
 from gankit.metrics.reference import reference_from_data
-from gankit.nets import build_nets
+from gankit.nets import build_nets, fit_to_data
 from gankit.objectives import build_objective
 from gankit.report.html import read_metrics, write_report
 from gankit.report.probes import build_probes
@@ -98,8 +98,7 @@ def build_trainer(
         source.move_to(device)
     classes = class_count(source) if cfg.techniques.semi_supervised else 1
     g, d = build_nets(cfg.model, source.shape, cfg.seed, classes)
-    if getattr(cfg.model.g, "output_bias", "zero") == "data-mean":
-        g.start_at(source.sample(10_000, torch.Generator().manual_seed(cfg.seed)).mean(dim=0).cpu())
+    fit_to_data(g, d, cfg.model, source, cfg.seed)
     fast = FastPath.for_device(cfg.train, device)
     g, d = fast.prepare(g.to(device)), fast.prepare(d.to(device))
     dist.broadcast_parameters(g)
