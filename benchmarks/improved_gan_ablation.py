@@ -97,6 +97,9 @@ METRIC_SAMPLES = 5000
 # 1,000 steps (MNIST, seed 0: 28.3% at 250 steps, 26.5% at 1,000, 25.9% at 3,000, 25.4% at 4,000).
 SUPERVISED_STEPS = 3000
 TARGET_MNIST_ERROR = 0.02
+# (b) is judged, as the paper's code reports it, by the test error of the moving average of D's
+# weights that the ssl presets keep (techniques.semi_supervised.average)
+GAN_ERROR = "test_error_average"
 TARGET_MARGIN = 0.10
 HQ_TARGET = 0.9
 
@@ -246,20 +249,22 @@ class SslCell:
     gan: list[Trained]  # (b)
 
     def row(self) -> str:
-        a, b = (statistics.fmean(r.final["test_error"] for r in runs) for runs in (self.supervised, self.gan))
+        a = statistics.fmean(r.final["test_error"] for r in self.supervised)
+        b = statistics.fmean(r.final[GAN_ERROR] for r in self.gan)
         under = ("yes" if b < TARGET_MNIST_ERROR else "no") if self.dataset == "mnist" else "—"
         margin = "yes" if a - b >= TARGET_MARGIN else "no"
         diverged = sum(r.diverged for r in self.supervised + self.gan)
         return (
-            f"| {self.dataset} | {percent(self.supervised)} | {percent(self.gan)} | {len(self.gan)} | "
+            f"| {self.dataset} | {percent(self.supervised)} | {percent(self.gan)} | "
+            f"{percent(self.gan, GAN_ERROR)} | {len(self.gan)} | "
             f"{under} | {margin} ({100 * (a - b):.1f} points) | {diverged} | "
             f"{timing(self.supervised)} | {timing(self.gan)} |"
         )
 
 
-def percent(runs: list[Trained]) -> str:
-    """Mean ± sample standard deviation of the test error over seeds, in %."""
-    errors = [100 * r.final["test_error"] for r in runs]
+def percent(runs: list[Trained], key: str = "test_error") -> str:
+    """Mean ± sample standard deviation of a test error over seeds, in %."""
+    errors = [100 * r.final[key] for r in runs]
     spread = f" ± {statistics.stdev(errors):.2f}" if len(errors) > 1 else ""
     return f"{statistics.fmean(errors):.2f}{spread}"
 
@@ -293,14 +298,16 @@ def grid_table(cells: list[GanCell], modes_total: int) -> str:
 
 def ssl_table(cells: list[SslCell]) -> str:
     head = (
-        "| data | (a) D alone on the 100 labels: test error % | (b) K+1 GAN: test error % | seeds | "
+        "| data | (a) D alone on the 100 labels: test error % | (b) K+1 GAN, its D: test error % | "
+        "(b) K+1 GAN, the average of D's weights: test error % | seeds | "
         "(b) under 2% | (b) ≥ 10 points better than (a): (a) − (b) | diverged | (a) CPU s | (a) wall s | "
         "(b) CPU s | (b) wall s |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     return (
         "Semi-supervised, 100 labels (10 per class; seed s draws subset s), test error on the 10,000 test "
-        "images at the end of training, mean ± std over seeds (the paper, MNIST: 0.93 ± 0.065%):\n\n"
+        "images at the end of training, mean ± std over seeds (the paper, MNIST: 0.93 ± 0.065%, the "
+        "test error of a moving average of D's weights, as (b)'s targets are judged here):\n\n"
         + head + "\n".join(c.row() for c in cells) + "\n"
     )
 

@@ -232,11 +232,26 @@ def test_the_k_plus_1_discriminator_puts_the_fake_class_logit_at_zero():
                           -(torch.log(z / (z + 1)).mean() + torch.log(1 / (z + 1)).mean()), atol=1e-5)
 
 
+def test_the_weight_average_follows_the_live_net_by_its_decay():
+    from gankit.techniques.ema import WeightAverage
+
+    net = torch.nn.Linear(2, 1)
+    start = net.weight.detach().clone()
+    average = WeightAverage(net, decay=0.75)
+    with torch.no_grad():
+        net.weight.add_(4.0)
+    average.update(net)  # 0.75·θ₀ + 0.25·(θ₀ + 4)
+    assert torch.allclose(average.net.weight, start + 1.0)
+    average.update(net)  # 0.75·(θ₀ + 1) + 0.25·(θ₀ + 4)
+    assert torch.allclose(average.net.weight, start + 1.75)
+    assert not average.net.weight.requires_grad and not average.net.training
+
+
 SSL_DIGITS = """
 data: {name: digits}
 model: {z_dim: 16, g: {hidden: [64], output: tanh}, d: {hidden: [128, 64]}}
 objective: {name: non-saturating}
-techniques: {semi_supervised: {labels: 50}, feature_matching: {}}
+techniques: {semi_supervised: {labels: 50, average: 0.9}, feature_matching: {}}
 train: {steps: 300, batch_size: 50}
 log: {every: 100, eval_every: 300, checkpoint_every: 300}
 """
@@ -249,8 +264,12 @@ def test_semi_supervised_training_learns_the_classes_from_few_labels(tmp_path, c
     assert code == 0, err
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if '"eval"' in line]
     errors = {r["step"]: r["test_error"] for r in rows}
-    # chance is 90% wrong; 50 labels (5 per digit) and 300 steps bring it far below
+    averaged = {r["step"]: r["test_error_average"] for r in rows}
+    # chance is 90% wrong; 50 labels (5 per digit) and 300 steps bring it far below, for D and
+    # for the average of its weights (kept in the checkpoint)
     assert errors[0] > 0.7 and errors[300] < 0.3, errors
+    assert averaged[0] == errors[0] and averaged[300] < 0.3 and averaged[300] != errors[300], averaged
+    assert any(k.startswith("technique.semi_supervised.") for k in checkpoint.load(run).tensors)
     with pytest.raises(UserError, match="needs a data set with labels"):
         from gankit.data.images import ImageSource
         from gankit.techniques.semi_supervised import class_count

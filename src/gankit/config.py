@@ -375,11 +375,15 @@ class SemiSupervisedConfig(_Strict):
     trained with cross-entropy on `labels` labelled images (balanced: labels / K per class, drawn
     with `seed`), the GAN loss on all images and G's samples. Its test error is logged at every
     evaluation, on the data set's test split (mnist, fashion-mnist) or else on the training
-    images outside the labelled subset."""
+    images outside the labelled subset; with `average`, also that of a moving average of D's
+    weights (`test_error_average`, what the paper's code reports)."""
 
     labels: int = Field(100, gt=0)
     seed: int = 0
     weight: float = Field(1.0, gt=0, description="weight of the supervised cross-entropy")
+    average: float | None = Field(
+        None, gt=0, lt=1, description="decay of a moving average of D's weights whose test error is logged too"
+    )
 
 
 class TechniquesConfig(_Strict):

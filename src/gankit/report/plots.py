@@ -94,7 +94,8 @@ def figure1(path: Path, snapshots: list[dict[str, Any]]) -> None:
 
 
 # Evaluation metrics drawn as curves, in this order (at most six panels).
-CURVE_METRICS = ("modes", "high_quality", "kl", "fid", "is", "kid", "precision", "recall", "test_error", "parzen")
+CURVE_METRICS = ("modes", "high_quality", "kl", "fid", "is", "kid", "precision", "recall", "test_error",
+                 "test_error_average", "parzen")
 
 
 def curves(path: Path, train: list[dict[str, Any]], evals: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:

@@ -20,7 +20,7 @@ from gankit.data import DataSource, GaussianMixture, ImageSource
 from gankit.metrics.evaluator import Evaluator
 from gankit.metrics.modes import mode_coverage
 from gankit.report import plots, spread_evenly
-from gankit.techniques.semi_supervised import SemiSupervised, test_error
+from gankit.techniques.semi_supervised import SemiSupervised
 from gankit.train.files import atomic_write_text
 
 
@@ -161,15 +161,16 @@ class MetricsProbe:
 
 
 class ClassifierProbe:
-    """The test error of a semi-supervised D's K-class head (`test_error`, a share of the test set)."""
+    """The test error of a semi-supervised D's K-class head (`test_error`, a share of the test
+    set), and of its weight average when it keeps one (`test_error_average`)."""
 
     samples = 0
 
-    def __init__(self, source: ImageSource, images: Tensor, labels: Tensor) -> None:
-        self.source, self.images, self.labels = source, images, labels
+    def __init__(self, technique: SemiSupervised) -> None:
+        self.technique = technique
 
     def evaluate(self, step: int, fake: Tensor, d: nn.Module) -> ProbeResult:
-        return ProbeResult(metrics={"test_error": test_error(d, self.source, self.images, self.labels)})
+        return ProbeResult(metrics=self.technique.test_errors(d))
 
 
 def build_probes(
@@ -196,7 +197,7 @@ def build_probes(
         if evaluator is not None:
             probes.append(MetricsProbe(evaluator, source, metric_samples))
         if semi_supervised is not None:
-            probes.append(ClassifierProbe(source, semi_supervised.test_images, semi_supervised.test_labels))
+            probes.append(ClassifierProbe(semi_supervised))
     if isinstance(source, GaussianMixture) and len(source.centres) > 1:
         probes.append(ModeProbe(source, collapse_drop, history, samples))
     if source.shape == (2,):

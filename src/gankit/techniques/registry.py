@@ -8,6 +8,7 @@ from torch import Tensor, nn
 from gankit.config import DataConfig, RunConfig
 from gankit.data import DataSource, make_test_source
 from gankit.techniques.base import Technique
+from gankit.techniques.ema import WeightAverage
 from gankit.techniques.feature_matching import FeatureMatching
 from gankit.techniques.historical_averaging import HistoricalAveraging
 from gankit.techniques.instance_noise import InstanceNoise
@@ -31,7 +32,8 @@ def build_techniques(cfg: RunConfig, g: nn.Module, d: nn.Module, source: DataSou
     if chosen.semi_supervised:
         ssl = chosen.semi_supervised
         labelled = balanced_subset(source.labels, ssl.labels, ssl.seed)
-        techniques.append(SemiSupervised(source, labelled, ssl.weight, *_test_set(cfg.data, source, labelled)))
+        average = WeightAverage(d, ssl.average) if ssl.average else None
+        techniques.append(SemiSupervised(source, labelled, ssl.weight, *_test_set(cfg.data, source, labelled), average))
     return techniques
 
 

@@ -8,6 +8,10 @@ K class logits on a batch of the few labelled images. The paper pairs it with fe
 
 The labelled subset is balanced (labels / K per class) and drawn once from its own seed; each D
 update draws a batch of it with the run's batch stream, so a resumed run draws the same batches.
+
+With `average`, the technique also keeps an exponential moving average of D's weights: the
+paper's code reports the test error of such an average (of decay 0.9999), which smooths out the
+oscillation of a D trained against a moving G.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from torch import Tensor, nn
 from gankit.data.images import ImageSource
 from gankit.errors import UserError
 from gankit.techniques.base import DContext, Technique
+from gankit.techniques.ema import WeightAverage
 
 
 def class_count(source: ImageSource) -> int:
@@ -45,18 +50,40 @@ def balanced_subset(labels: Tensor, count: int, seed: int) -> Tensor:
 class SemiSupervised(Technique):
     name = "semi_supervised"
 
-    def __init__(self, source: ImageSource, labelled: Tensor, weight: float, test_images: Tensor, test_labels: Tensor) -> None:
+    def __init__(
+        self, source: ImageSource, labelled: Tensor, weight: float, test_images: Tensor, test_labels: Tensor,
+        average: WeightAverage | None = None,
+    ) -> None:
         self.source = source
         self.images = source.images[labelled.to(source.images.device)]
         self.labels = source.labels[labelled].to(source.images.device)
         self.weight = weight
         self.test_images, self.test_labels = test_images, test_labels
+        self.average = average
 
     def d_terms(self, ctx: DContext) -> dict[str, Tensor]:
         pick = (ctx.draw(len(ctx.real)) * len(self.images)).long().clamp_max(len(self.images) - 1)
         pick = pick.to(self.images.device)
         logits = ctx.d.class_logits(self.source.to_pixels(self.images[pick]))
         return {"supervised": self.weight * F.cross_entropy(logits.float(), self.labels[pick])}
+
+    def after_d_step(self, d: nn.Module, step: int) -> None:
+        if self.average is not None:
+            self.average.update(d)
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return self.average.state_dict() if self.average is not None else {}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        if self.average is not None:
+            self.average.load_state_dict(state)
+
+    def test_errors(self, d: nn.Module) -> dict[str, float]:
+        """`test_error` of D's K-class head, and `test_error_average` of the averaged D's."""
+        errors = {"test_error": test_error(d, self.source, self.test_images, self.test_labels)}
+        if self.average is not None:
+            errors["test_error_average"] = test_error(self.average.net, self.source, self.test_images, self.test_labels)
+        return errors
 
 
 @torch.no_grad()
