@@ -1,4 +1,4 @@
-"""`gankit train | sample | presets`: parse the command line, validate, call the library.
+"""`gankit train | sample | eval | human-eval | presets`: parse the command line, validate, call the library.
 
 Any `UserError` becomes one line on stderr and exit status 2; a diverged run exits with status 3
 after keeping its last good checkpoint. Nothing here does work the library could do itself.
@@ -79,8 +79,45 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     evaluate.add_argument("--cache", type=Path, help="feature cache folder")
 
+    _human_eval_parser(commands)
     commands.add_parser("presets", help="list the presets")
     return parser
+
+
+def _human_eval_parser(commands: argparse._SubParsersAction) -> None:
+    human = commands.add_parser(
+        "human-eval", help="real-or-fake tests with people, in the browser (HYPE)",
+        description="Rapid real-or-fake judgments by people (Zhou et al. 2019, HYPE): serve a study to "
+                    "judges' browsers, then report error rates and thresholds with bootstrap intervals.",
+    )
+    human_commands = human.add_subparsers(dest="human_command", required=True, parser_class=_Parser)
+    serve = human_commands.add_parser(
+        "serve", help="make (or resume) a study and serve it to judges' browsers",
+        epilog="Resuming: run serve again on the same --study folder; options left out keep the study's "
+               "values, and options that differ from them are refused. --host 0.0.0.0 serves the local "
+               "network on purpose (see docs/human-eval.md).",
+    )
+    serve.add_argument("--study", type=Path, default=Path("human-eval-study"), metavar="DIR",
+                       help="the study folder (default ./human-eval-study); an existing study is resumed")
+    serve.add_argument("--real", metavar="DATA_OR_FOLDER", help="real images: a data set name (e.g. fashion-mnist) or a folder")
+    serve.add_argument("--fake", action="append", default=[], metavar="RUN_OR_FOLDER",
+                       help="fake images: a run folder (latest checkpoint), RUN_DIR@STEP, or a folder; "
+                            "give it twice to compare two runs or checkpoints")
+    serve.add_argument("--protocol", choices=["hype-time", "hype-inf", "fixed"],
+                       help="hype-inf: no time limit (default); hype-time: adaptive exposure staircase; "
+                            "fixed: every image for --exposure-ms")
+    serve.add_argument("--exposure-ms", type=int, help="exposure of every image with --protocol fixed")
+    serve.add_argument("--trials", type=int, help="scored images per judge, half real and half fake (default 100)")
+    serve.add_argument("--images", type=int, help="images of each fake source in the study (default: as many as "
+                       "one judge sees, so every judge sees every image); as many real ones")
+    serve.add_argument("--practice", type=int, help="practice images with feedback (default 4)")
+    serve.add_argument("--attention", type=int, help="attention checks (obviously broken images) per judge (default 4)")
+    serve.add_argument("--seed", type=int, help="seed of the image selection and the fakes' latent codes (default 0)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    report = human_commands.add_parser("report", help="error rates, thresholds and their intervals: text, JSON and HTML")
+    report.add_argument("study_dir", type=Path, metavar="STUDY_DIR")
+    report.add_argument("--bootstrap", type=int, default=2000, help="bootstrap replicates (default 2000)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -92,6 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _sample(args)
         if args.command == "eval":
             return _eval(args)
+        if args.command == "human-eval":
+            return _human_eval(args)
         return _presets()
     except UserError as exc:
         print(f"gankit: error: {exc}", file=sys.stderr)
@@ -187,6 +226,28 @@ def _eval(args: argparse.Namespace) -> int:
         device=args.device, cache=args.cache,
     ))
     print(format_table(record))
+    return 0
+
+
+def _human_eval(args: argparse.Namespace) -> int:
+    if args.human_command == "report":
+        from gankit.human_eval.report import format_summary, write_report
+
+        print(format_summary(write_report(args.study_dir, args.bootstrap)))
+        return 0
+    from gankit.human_eval.server import serve_study
+    from gankit.human_eval.study import StudyRequest
+
+    if not 0 <= args.port <= 65535:
+        raise UserError(f"--port must be between 0 and 65535, got {args.port}")
+    for name in ("trials", "images"):
+        if getattr(args, name) is not None and getattr(args, name) <= 0:
+            raise UserError(f"--{name} must be a positive number, got {getattr(args, name)}")
+    request = StudyRequest(
+        real=args.real, fakes=args.fake, protocol=args.protocol, exposure_ms=args.exposure_ms, trials=args.trials,
+        images=args.images, practice=args.practice, attention=args.attention, seed=args.seed,
+    )
+    serve_study(args.study, request, args.host, args.port)
     return 0
 
 

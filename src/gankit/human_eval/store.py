@@ -1,0 +1,163 @@
+"""The answers of a study, in SQLite (standard library) inside the study folder.
+
+Why SQLite in WAL mode with synchronous=FULL: every answer is committed before the server replies, so
+a server killed at any moment (or a power cut) loses nothing a judge was told was saved, and the report
+can read the database while judges are still answering. Judges and their plans are stored too, so a
+restarted server resumes each judge at the same place with the same images.
+
+The schema keeps each answer self-describing (image id and source, truth, requested and measured
+exposure, answer, reaction time), so the database alone is enough to check a report.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from gankit.errors import UserError
+from gankit.human_eval.protocol import PlannedTrial
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS judges (
+    id TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    user_agent TEXT
+);
+CREATE TABLE IF NOT EXISTS plan (
+    judge TEXT NOT NULL REFERENCES judges(id),
+    position INTEGER NOT NULL,
+    image TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('practice', 'trial', 'attention')),
+    track INTEGER NOT NULL,
+    PRIMARY KEY (judge, position),
+    UNIQUE (judge, image)
+);
+CREATE TABLE IF NOT EXISTS answers (
+    judge TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    image TEXT NOT NULL,
+    source TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    track INTEGER NOT NULL,
+    truth TEXT NOT NULL CHECK (truth IN ('real', 'fake')),
+    answer TEXT NOT NULL CHECK (answer IN ('real', 'fake')),
+    requested_ms REAL,
+    measured_ms REAL,
+    reaction_ms REAL NOT NULL,
+    answered_at REAL NOT NULL,
+    PRIMARY KEY (judge, position),
+    FOREIGN KEY (judge, position) REFERENCES plan(judge, position)
+);
+"""
+
+
+class AlreadyAnswered(Exception):
+    """The trial has an answer already (a retried request, or two tabs of one judge)."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    judge: str
+    position: int
+    image: str
+    source: str
+    kind: str
+    track: int
+    truth: str
+    answer: str
+    requested_ms: float | None
+    measured_ms: float | None
+    reaction_ms: float
+    answered_at: float
+
+    @property
+    def correct(self) -> bool:
+        return self.answer == self.truth
+
+
+class Store:
+    """One connection, used under a lock: the server's handlers are short, and SQLite serializes
+    writers anyway."""
+
+    def __init__(self, path: Path, study_id: str) -> None:
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=10)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(SCHEMA)
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('study', ?)", (study_id,))
+            (stored,) = self._db.execute("SELECT value FROM meta WHERE key = 'study'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"{path} is not a readable answers database ({exc})") from None
+        if stored != study_id:
+            raise UserError(f"{path} holds the answers of another study ({stored}); it does not belong with this study.json")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def create_judge(self, plan: Iterable[PlannedTrial], user_agent: str | None) -> str:
+        """A new judge with its plan, in one transaction; returns the judge's id."""
+        judge = secrets.token_hex(5)
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("INSERT INTO judges VALUES (?, ?, ?)", (judge, time.time(), (user_agent or "")[:300]))
+                self._db.executemany(
+                    "INSERT INTO plan VALUES (?, ?, ?, ?, ?)",
+                    [(judge, t.position, t.image, t.kind, t.track) for t in plan],
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return judge
+
+    def has_judge(self, judge: str) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM judges WHERE id = ?", (judge,)).fetchone() is not None
+
+    def plan(self, judge: str) -> list[PlannedTrial]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT position, image, kind, track FROM plan WHERE judge = ? ORDER BY position", (judge,)
+            ).fetchall()
+        return [PlannedTrial(*row) for row in rows]
+
+    def answers(self, judge: str | None = None) -> list[Answer]:
+        """The answers of one judge (or all), in the order given."""
+        query = f"SELECT {', '.join(Answer.__dataclass_fields__)} FROM answers"
+        with self._lock:
+            if judge is None:
+                rows = self._db.execute(query + " ORDER BY judge, position").fetchall()
+            else:
+                rows = self._db.execute(query + " WHERE judge = ? ORDER BY position", (judge,)).fetchall()
+        return [Answer(*row) for row in rows]
+
+    def judges(self) -> list[str]:
+        with self._lock:
+            return [row[0] for row in self._db.execute("SELECT id FROM judges ORDER BY created").fetchall()]
+
+    def record(self, answer: Answer) -> None:
+        """Commit one answer (durably) or raise AlreadyAnswered; nothing else changes."""
+        fields = list(Answer.__dataclass_fields__)
+        with self._lock:
+            try:
+                self._db.execute(
+                    f"INSERT INTO answers ({', '.join(fields)}) VALUES ({', '.join('?' * len(fields))})",
+                    [getattr(answer, f) for f in fields],
+                )
+            except sqlite3.IntegrityError:
+                raise AlreadyAnswered(f"trial {answer.position} of judge {answer.judge} is answered already") from None
+
+    def counts(self) -> dict[str, int]:
+        """Row counts, for tests and the server's log line."""
+        with self._lock:
+            return {t: self._db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("judges", "plan", "answers")}
