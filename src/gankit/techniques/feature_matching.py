@@ -9,6 +9,7 @@ that pass also moves D's running statistics, which only matter in eval mode.
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from gankit.errors import UserError
@@ -37,7 +38,8 @@ class FeatureMatching(Technique):
         return captured[0].flatten(1)
 
     def d_terms(self, ctx: DContext) -> dict[str, Tensor]:
-        self.real_mean = self.features(ctx.d, ctx.real).detach().float().mean(dim=0)
+        with torch.no_grad():
+            self.real_mean = self.features(ctx.d, ctx.real).float().mean(dim=0)
         return {}
 
     def g_terms(self, ctx: GContext) -> dict[str, Tensor]:
