@@ -11,9 +11,10 @@ import torch
 from torch import nn
 
 from gankit.config import MLPConfig, MinibatchConfig
-from gankit.nets.mlp import MLPDiscriminator
+from gankit.nets.mlp import MLPDiscriminator, MLPGenerator
 from gankit.objectives.losses import OBJECTIVES
-from gankit.techniques.base import DContext
+from gankit.techniques.base import DContext, GContext
+from gankit.techniques.feature_matching import FeatureMatching
 from gankit.techniques.historical_averaging import HistoricalAveraging
 from gankit.techniques.instance_noise import InstanceNoise
 from gankit.techniques.label_smoothing import OneSidedLabelSmoothing
@@ -115,3 +116,42 @@ def test_historical_averaging_damps_the_oscillation_of_a_bilinear_game(seed):
     start, plain = play(averaging=False)
     _, averaged = play(averaging=True)
     assert plain > 2 * start and averaged < 0.25 * start, (start, plain, averaged)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_feature_matching_keeps_g_from_over_training_on_the_current_d(seed):
+    """Sec. 3.1: against a fixed D, maximising D's output drives G to wherever D is most sure the
+    data lies, away from the data; matching the mean of D's features instead brings G's samples
+    to the data's mean and spread."""
+    generator = torch.Generator().manual_seed(seed)
+    real = torch.randn(4096, 2, generator=generator)  # N(0, I)
+    net = MLPConfig(hidden=[32, 32], activation="leaky_relu")
+    torch.manual_seed(seed)
+    d, g0 = MLPDiscriminator((2,), net), MLPGenerator(2, (2,), net)
+    fixed_fake = g0(torch.randn(4096, 2, generator=generator)).detach()
+    d = _train_d(seed, real, fixed_fake)  # D learns real data from the untrained G's samples
+    d.requires_grad_(False)
+
+    def fitted(feature_matching: bool) -> tuple[float, float]:
+        """(distance of G's mean from the data's, G's std per coordinate) after 500 G steps."""
+        g = MLPGenerator(2, (2,), net)
+        g.load_state_dict(g0.state_dict())
+        fm = FeatureMatching(d, "features", weight=1.0, replace_g_loss=True)
+        opt = torch.optim.Adam(g.parameters(), lr=3e-3)
+        draws = torch.Generator().manual_seed(seed)
+        for _ in range(500):
+            fake = g(torch.randn(256, 2, generator=draws))
+            if feature_matching:
+                fm.d_terms(DContext(d, real[torch.randint(len(real), (256,), generator=draws)], None, None, None, 0, torch.rand))
+                loss = fm.g_terms(GContext(d, fake, None, 0))["loss"]
+            else:
+                loss = BCE.g_loss(d(fake))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        out = g(torch.randn(4096, 2, generator=draws)).detach()
+        return float(out.mean(dim=0).norm()), float(out.std(dim=0).mean())
+
+    ns_shift, _ = fitted(feature_matching=False)
+    fm_shift, fm_std = fitted(feature_matching=True)
+    assert ns_shift > 0.4 and fm_shift < 0.25 and abs(fm_std - 1.0) < 0.2, (ns_shift, fm_shift, fm_std)
