@@ -66,7 +66,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import contextlib
-import math
 import os
 import statistics
 import sys
@@ -75,15 +74,12 @@ import typing
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from gankit.config import MLPConfig, NetConfig, RunConfig, build_config, load_preset
 from gankit.data import make_source
 from gankit.errors import UserError
 from gankit.metrics.features import SPACES, load_extractor
-from gankit.nets import build_nets, fit_to_data
-from gankit.techniques.semi_supervised import balanced_subset, class_count, test_error
-from gankit.train.optim import make_optimizer
+from gankit.train.supervised import train_supervised_only
 from results_md import RESULTS, this_command, write_block
 from runs import Clock, Runner, Trained, add_run_options, check_run_options, describe_load, describe_status, train_run
 
@@ -177,31 +173,12 @@ def on_grid(variant: Variant) -> tuple[str, ...] | None:
 # ---------------------------------------------------------------------- the supervised baseline
 
 
-def train_supervised_only(cfg: RunConfig, steps: int) -> Trained:
-    """(a): the K+1 GAN's D, built and initialised exactly as the GAN run of `cfg` builds it
-    (`build_nets` and `fit_to_data` with the run's seed), trained on the cross-entropy of its K
-    class logits on the labelled subset alone, with D's optimizer, batch size and noise layers;
-    then its test error."""
+def supervised_only(cfg: RunConfig, steps: int) -> Trained:
+    """(a): `cfg`'s D trained on its labelled subset alone (`gankit.train.supervised`)."""
     clock = Clock()
-    source = make_source(cfg.data)
-    g, d = build_nets(cfg.model, source.shape, cfg.seed, class_count(source))
-    fit_to_data(g, d, cfg.model, source, cfg.seed)
-    labelled = balanced_subset(source.labels, cfg.techniques.semi_supervised.labels, cfg.techniques.semi_supervised.seed)
-    images, labels = source.images[labelled], source.labels[labelled]
-    optimizer = make_optimizer(cfg.optim.d, d.parameters())
-    draws = torch.Generator().manual_seed(cfg.seed + 1)
-    torch.manual_seed(cfg.seed + 2)  # the noise layers draw from the global generator
-    for _ in range(steps):
-        pick = torch.randint(len(images), (cfg.train.batch_size,), generator=draws)
-        loss = F.cross_entropy(d.class_logits(source.to_pixels(images[pick])), labels[pick])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    d.eval()
-    test = make_source(cfg.data.model_copy(update={"split": "test"}))
-    error = test_error(d, source, test.images, test.labels)
+    error, diverged = train_supervised_only(cfg, steps)
     wall, cpu = clock.read()
-    return Trained({"test_error": error}, wall, cpu, diverged=not math.isfinite(loss.item()))
+    return Trained({"test_error": error}, wall, cpu, diverged)
 
 
 # ---------------------------------------------------------------------------------- the table
@@ -395,7 +372,7 @@ def submit_ssl(runner: Runner, dataset: str, args: argparse.Namespace, supervise
         gan.append(runner.submit((cfg.fingerprint(), cfg.train.steps), {**fields, "run": "k+1 gan"},
                                  train_run, cfg, SSL_PRESETS[dataset], runner.folder(f"ssl-{dataset}-seed{seed}")))
         supervised.append(runner.submit((cfg.fingerprint() + "+supervised-only", supervised_steps),
-                                        {**fields, "run": "supervised only"}, train_supervised_only, cfg, supervised_steps))
+                                        {**fields, "run": "supervised only"}, supervised_only, cfg, supervised_steps))
     return lambda: SslCell(dataset, wait(supervised, f"ssl {dataset} (a)", args.seeds),
                            wait(gan, f"ssl {dataset} (b)", args.seeds))
 

@@ -33,11 +33,11 @@ def build_techniques(cfg: RunConfig, g: nn.Module, d: nn.Module, source: DataSou
         ssl = chosen.semi_supervised
         labelled = balanced_subset(source.labels, ssl.labels, ssl.seed)
         average = WeightAverage(d, ssl.average) if ssl.average else None
-        techniques.append(SemiSupervised(source, labelled, ssl.weight, *_test_set(cfg.data, source, labelled), average))
+        techniques.append(SemiSupervised(source, labelled, ssl.weight, *semi_supervised_test_set(cfg.data, source, labelled), average))
     return techniques
 
 
-def _test_set(data: DataConfig, source: DataSource, labelled: Tensor) -> tuple[Tensor, Tensor]:
+def semi_supervised_test_set(data: DataConfig, source: DataSource, labelled: Tensor) -> tuple[Tensor, Tensor]:
     """The semi-supervised test set: the test split where the data set has one, else every
     training image outside the labelled subset."""
     test = make_test_source(data)
