@@ -23,7 +23,7 @@ from tests.human_eval_data import write_folder
 
 CHROMIUM = Path("/usr/bin/chromium")
 EXPOSURE_MS = 100
-TRIALS, PRACTICE, ATTENTION = 8, 2, 2
+TRIALS, PRACTICE, ATTENTION = 8, 1, 1  # each image takes about 2 s: the 3-2-1 countdown is 1.5 s
 PER_JUDGE = TRIALS + PRACTICE + ATTENTION
 
 pytestmark = [

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gankit.human_eval.protocol import EXPOSURES_MS, START_LEVEL
+from gankit.errors import UserError
 from gankit.human_eval.report import write_report
 from gankit.human_eval.server import create_app
 from gankit.human_eval.store import Store
@@ -64,9 +64,8 @@ def test_a_judge_plays_through_the_staircase(served):
     assert len({a.image for a in answers}) == 12  # no image twice
     scored = [a for a in answers if a.kind == "trial"]
     assert sum(a.truth == "real" for a in scored) == sum(a.truth == "fake" for a in scored) == 4
-    # Always right: three correct answers in a row shorten the exposure by one step.
-    assert scored[0].requested_ms == EXPOSURES_MS[START_LEVEL]
-    assert scored[-1].requested_ms == EXPOSURES_MS[START_LEVEL - 2]
+    # Always right: from 500 ms, three right answers in a row take 30 ms off (attention checks count not).
+    assert [a.requested_ms for a in scored] == [500, 500, 500, 470, 470, 470, 440, 440]
     assert client.get(f"/api/judges/{judge}/next").json()["finished"]
 
 
@@ -158,16 +157,41 @@ def test_bad_answers_get_4xx_and_change_nothing(served):
     assert _snapshot(store) == after_one
 
 
-def test_practice_answers_get_feedback_scored_ones_do_not(served):
-    study, store, client = served
+def _first_replies(client, n: int) -> list[dict]:
     judge = client.post("/api/judges").json()["judge"]
     replies = []
-    for _ in range(3):
+    for _ in range(n):
         trial = client.get(f"/api/judges/{judge}/next").json()
         replies.append(client.post(f"/api/judges/{judge}/answers", json={
             "position": trial["position"], "image": trial["image"], "answer": "real",
             "requested_ms": trial["exposure_ms"], "measured_ms": 490.0, "reaction_ms": 500.0}).json())
-    assert "truth" in replies[0] and "truth" in replies[1] and "truth" not in replies[2]
+    return replies
+
+
+def test_hype_time_tells_every_answer_right_or_wrong(served):
+    study, store, client = served
+    assert client.get("/api/study").json()["feedback"]
+    assert all("truth" in reply for reply in _first_replies(client, 4))  # 2 practice, then scored ones
+
+
+def test_hype_inf_gives_feedback_in_practice_only(tmp_path, folders):
+    real, fake = folders
+    study = open_study(tmp_path / "inf", StudyRequest(real=str(real), fakes=[str(fake)], protocol="hype-inf",
+                                                      trials=8, practice=2, attention=2))
+    store = Store(study.database, study.id)
+    client = make_client(create_app(study, store))
+    assert not client.get("/api/study").json()["feedback"]
+    assert ["truth" in reply for reply in _first_replies(client, 3)] == [True, True, False]
+    store.close()
+
+
+@pytest.mark.parametrize("protocol, fakes, needed", [("hype-time", 1, 75 + 8), ("hype-inf", 2, 100 + 8)])
+def test_default_trials_follow_hype(tmp_path, folders, protocol, fakes, needed):
+    """Per fake source, a HYPE-time block of 150 images and HYPE-∞'s 100 (half of them real): the
+    refusal of a too-small real folder says how many real images the default needs."""
+    real, fake = folders
+    with pytest.raises(UserError, match=f"this study needs {needed} "):
+        open_study(tmp_path / "s", StudyRequest(real=str(real), fakes=[str(fake)] * fakes, protocol=protocol))
 
 
 def test_resume_keeps_answers_and_refuses_other_settings(tmp_path, folders, study, served):
@@ -183,8 +207,6 @@ def test_resume_keeps_answers_and_refuses_other_settings(tmp_path, folders, stud
     assert answer_trials(client, judge, truthful(again)) == 12 - 5
     resumed.close()
     assert open_study(study.path, StudyRequest(real=str(real), fakes=[str(fake)], protocol="hype-time")).id == study.id
-    from gankit.errors import UserError
-
     for request, word in [
         (StudyRequest(protocol="hype-inf"), "protocol hype-time"),
         (StudyRequest(protocol="fixed", exposure_ms=200), "protocol hype-time"),
@@ -208,6 +230,8 @@ def test_cli_bad_input_is_one_line_and_status_2(cli, tmp_path, folders, study):
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "a.png").write_bytes(b"this is not a png")
+    broken_last = write_folder(tmp_path / "broken-last", 16, "real")  # read through the folder loader
+    (broken_last / "zzz.png").write_bytes(b"this is not a png either")
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
     taken.listen(1)
@@ -216,8 +240,9 @@ def test_cli_bad_input_is_one_line_and_status_2(cli, tmp_path, folders, study):
     cases = [
         (["--real", str(empty), "--fake", str(fake)], "no images"),
         (["--real", str(real), "--fake", str(empty)], "no images"),
-        (["--real", str(broken), "--fake", str(fake)], "corrupt image"),
-        (["--real", str(real), "--fake", str(broken)], "corrupt image"),
+        (["--real", str(broken), "--fake", str(fake)], r"corrupt image .*a\.png.*in the --real folder\)$"),
+        (["--real", str(broken_last), "--fake", str(fake)], r"corrupt image .*zzz\.png.*in the --real folder\)$"),
+        (["--real", str(real), "--fake", str(broken)], r"corrupt image .*a\.png.*in the --fake folder\)$"),
         (["--real", str(real), "--fake", str(tmp_path / "missing")], "no such run folder or image folder"),
         (["--real", "no-such-data-set", "--fake", str(fake)], "data"),
         (["--real", str(real), "--fake", str(fake), "--protocol", "fixed"], "--exposure-ms"),
@@ -234,7 +259,8 @@ def test_cli_bad_input_is_one_line_and_status_2(cli, tmp_path, folders, study):
             code, out, err = cli("human-eval", "serve", *study_args, "--port", port, "--trials", "8", *args)
             assert code == 2, (args, out, err)
             assert err.count("\n") == 1 and err.startswith("gankit: error:"), err
-            assert re.search(message, err), (message, err)
+            assert re.search(message, err.strip()), (message, err)
+            assert "skip_corrupt" not in err  # a training option: human-eval has none
             assert not (tmp_path / "new-study").exists()  # nothing half-made left behind
     finally:
         taken.close()
@@ -249,8 +275,10 @@ def test_report_on_simulated_judges(cli, served):
     careless = play_judge(client, study, lambda image: "real")  # misses every attention check
     code, out, err = cli("human-eval", "report", str(study.path), "--bootstrap", "200")
     assert code == 0, err
-    assert "1 careless" in out and "HYPE-time threshold" in out
+    assert "1 careless" in out and "HYPE-time (mean modal exposure), fake:" in out
     report = json.loads((study.path / "report.json").read_text())
+    # Always right: 500, 500, 500, 470, 470, 470, 440, 440 ms, so the modes 500 and 470 tie.
+    assert report["hype_time"]["per_judge"][careful] == [485.0]
     assert report["judges"] == {"total": 3, "counted": 2, "careless": [careless]}
     assert report["answers"]["total"] == 3 * 12
     judges = {j["judge"]: j for j in report["per_judge"]}
@@ -274,7 +302,7 @@ def test_report_compares_two_fake_sources(cli, tmp_path, folders):
     for _ in range(3):  # judges fooled by every "close" fake, never by the others
         play_judge(client, study, lambda image: "real" if study.images[image].source in ("real", "close") else "fake")
     store.close()
-    code, out, err = cli("human-eval", "report", str(study.path), "--bootstrap", "500")
+    code, out, err = cli("human-eval", "report", str(study.path), "--bootstrap", "200")
     assert code == 0, err
     report = json.loads((study.path / "report.json").read_text())
     comparison = report["comparison"]["fake_judged_real"]
@@ -307,10 +335,12 @@ def test_hype_time_compares_the_thresholds_of_two_sources(cli, tmp_path):
         tracks = {t.image: t.track for t in store.plan(judge)}
         answer_trials(client, judge, lambda image: study.images[image].truth if tracks[image] == 0 or rng.random() < 0.5
                       else ("real" if study.images[image].truth == "fake" else "fake"))
+    play_judge(client, study, lambda image: study.images[image].truth, limit=10)  # stops half-way: no threshold
     store.close()
-    code, out, err = cli("human-eval", "report", str(study.path), "--bootstrap", "500")
+    code, out, err = cli("human-eval", "report", str(study.path), "--bootstrap", "200")
     assert code == 0, err
     report = json.loads((study.path / "report.json").read_text())
+    assert [v["judges"] for v in report["hype_time"]["by_source"].values()] == [3, 3]
     thresholds = {label: v["threshold_ms"]["value"] for label, v in report["hype_time"]["by_source"].items()}
     assert thresholds["easy"] < thresholds["hard"]
     assert report["comparison"]["threshold_ms"]["difference"]["value"] < 0

@@ -1,6 +1,7 @@
 """The statistics of human evaluation on simulated judges whose accuracy (and psychometric threshold)
 is known: the estimates must recover the truth within their intervals, a clear difference between
-two fake sources must be significant and no difference must (mostly) not be."""
+two fake sources must be significant and no difference must (mostly) not be. The HYPE-time staircase
+and its threshold statistic (the modal exposure) are checked against Zhou et al. (2019)'s rule."""
 
 from __future__ import annotations
 
@@ -13,15 +14,16 @@ from gankit.human_eval import stats
 from gankit.human_eval.protocol import (
     EXPOSURES_MS,
     START_LEVEL,
+    TRACKED_ACCURACY,
     PlannedTrial,
     Protocol,
     exposure_for,
     make_plan,
     staircase_levels,
+    staircase_step,
 )
 
 BOOTS = 1000
-LEVEL_79 = 0.7937  # where 3-down/1-up converges: p³ = 1/2
 
 
 def _sigmoid(x):
@@ -100,50 +102,67 @@ def _weibull_correct(t, alpha, beta=2.0):
     return 0.5 + 0.5 * (1 - np.exp(-((t / alpha) ** beta)))
 
 
-def _threshold_79(alpha, beta=2.0):
-    """Exposure at which that judge is right 79.4% of the time: what a 3-down/1-up staircase tracks."""
-    return alpha * (-np.log(1 - 2 * (LEVEL_79 - 0.5))) ** (1 / beta)
+def _tracked_threshold(alpha, beta=2.0):
+    """Exposure at which that judge is right TRACKED_ACCURACY (63%) of the time: where HYPE's
+    staircase (3 right: −30 ms, 1 wrong: +10 ms) settles."""
+    return alpha * (-np.log(1 - 2 * (TRACKED_ACCURACY - 0.5))) ** (1 / beta)
 
 
-def _run_staircase(alpha: float, trials: int, rng: np.random.Generator) -> list[float]:
-    protocol = Protocol("hype-time")
-    history: list[tuple[int, bool]] = []
-    shown = []
-    for position in range(trials):
-        exposure = exposure_for(protocol, PlannedTrial(position, f"i{position}", "trial", 0), history)
-        shown.append(exposure)
-        history.append((0, bool(rng.random() < _weibull_correct(exposure, alpha))))
+def _run_staircase(alpha: float, trials: int, rng: np.random.Generator) -> list[int]:
+    """The exposures one simulated judge is shown, moved by the protocol's own staircase step."""
+    level, streak, shown = START_LEVEL, 0, []
+    for _ in range(trials):
+        shown.append(EXPOSURES_MS[level])
+        level, streak = staircase_step(level, streak, bool(rng.random() < _weibull_correct(shown[-1], alpha)))
     return shown
 
 
-def test_staircase_threshold_recovers_the_psychometric_threshold():
-    population = np.random.default_rng(99).lognormal(np.log(300), 0.25, 200_000)
-    truth = float(_threshold_79(population).mean())  # about 290 ms
+def test_staircase_follows_hype_rule_within_its_range():
+    assert EXPOSURES_MS[0] == 100 and EXPOSURES_MS[-1] == 1000 and EXPOSURES_MS[START_LEVEL] == 500
+    levels = staircase_levels([True, True, True, True, True, False, False, True, True, True])
+    assert [EXPOSURES_MS[level] for level in levels] == [500, 500, 500, 470, 470, 470, 480, 490, 490, 490, 460]
+    assert EXPOSURES_MS[staircase_levels([False] * 60)[-1]] == 1000
+    assert EXPOSURES_MS[staircase_levels([True] * 60)[-1]] == 100  # 20 steps of 30 ms, stopped at 100
+    assert TRACKED_ACCURACY == pytest.approx(0.630, abs=1e-3)  # 30·p³ = 10·(1 − p³)
+
+
+def test_modal_exposure_is_the_most_shown_exposure():
+    assert stats.modal_exposure([500, 470, 440, 450, 450, 460, 450, 460]) == 450
+    assert stats.modal_exposure([500, 470, 470, 480, 480]) == 475  # a tie: the mean of the tied exposures
+
+
+@pytest.mark.parametrize("alpha", [300, 500, 800])
+def test_modal_exposure_of_a_long_staircase_is_the_judges_threshold(alpha):
+    """The paper's statistic recovers a simulated judge's known threshold once the staircase has
+    settled (long enough that the descent from 500 ms does not count)."""
+    exposures = _run_staircase(alpha, 6000, np.random.default_rng(alpha))
+    assert stats.modal_exposure(exposures) == pytest.approx(_tracked_threshold(alpha), abs=20)
+
+
+def test_hype_time_interval_covers_the_mean_modal_exposure():
+    """HYPE-time blocks of 150 images: the mean over judges of their modal exposures, with its interval
+    over judges, covers the population's mean (computed here from 400 simulated judges)."""
+    def alphas(rng, n):
+        return rng.lognormal(np.log(500), 0.25, n)
+
+    rng = np.random.default_rng(99)
+    truth = np.mean([stats.modal_exposure(_run_staircase(a, 150, rng)) for a in alphas(rng, 400)])
     covered = 0
     for seed in range(20):
         rng = np.random.default_rng(seed)
-        alphas = rng.lognormal(np.log(300), 0.25, 15)  # 15 judges, 60 staircase trials each
-        thresholds = [stats.staircase_threshold(_run_staircase(a, 60, rng)) for a in alphas]
-        covered += stats.mean_over_judges(thresholds, BOOTS, rng).contains(truth)
+        modes = [stats.modal_exposure(_run_staircase(a, 150, rng)) for a in alphas(rng, 15)]
+        covered += stats.mean_over_judges(modes, BOOTS, rng).contains(truth)
     assert covered >= 17
 
 
-def test_staircase_threshold_separates_a_better_model():
+def test_modal_exposure_separates_a_better_model():
     """Fakes that need longer to spot (a better model) get a significantly higher threshold."""
     rng = np.random.default_rng(3)
-    alphas = rng.lognormal(np.log(200), 0.2, 12)
-    better = [stats.staircase_threshold(_run_staircase(2.5 * a, 60, rng)) for a in alphas]
-    worse = [stats.staircase_threshold(_run_staircase(a, 60, rng)) for a in alphas]
+    alphas = rng.lognormal(np.log(300), 0.2, 12)
+    better = [stats.modal_exposure(_run_staircase(2.0 * a, 150, rng)) for a in alphas]
+    worse = [stats.modal_exposure(_run_staircase(a, 150, rng)) for a in alphas]
     comparison = stats.compare_means(better, worse, BOOTS, rng)
     assert comparison.significant and comparison.difference.value > 0
-
-
-def test_staircase_is_three_down_one_up_within_the_grid():
-    assert len(EXPOSURES_MS) == 17 and EXPOSURES_MS[0] == 100 and EXPOSURES_MS[-1] == 1000
-    assert EXPOSURES_MS[START_LEVEL] == 487  # the grid's nearest step to HYPE's 500 ms start
-    levels = staircase_levels([True, True, True, True, True, False, False])
-    assert levels == [11, 11, 11, 10, 10, 10, 11, 12]
-    assert staircase_levels([False] * 10)[-1] == 16 and staircase_levels([True] * 60)[-1] == 0
 
 
 def test_attention_checks_and_practice_do_not_move_the_staircase():
@@ -151,9 +170,9 @@ def test_attention_checks_and_practice_do_not_move_the_staircase():
     practice = PlannedTrial(0, "p", "practice", 0)
     check = PlannedTrial(5, "a", "attention", 0)
     history = [(0, True)] * 3 + [(1, False)]
-    assert exposure_for(protocol, practice, history) == EXPOSURES_MS[START_LEVEL]
-    assert exposure_for(protocol, check, history) == EXPOSURES_MS[START_LEVEL - 1]
-    assert exposure_for(protocol, PlannedTrial(6, "b", "trial", 1), history) == EXPOSURES_MS[START_LEVEL + 1]
+    assert exposure_for(protocol, practice, history) == 500
+    assert exposure_for(protocol, check, history) == 470
+    assert exposure_for(protocol, PlannedTrial(6, "b", "trial", 1), history) == 510
     assert exposure_for(Protocol("hype-inf"), check, history) is None
     assert exposure_for(Protocol("fixed", 250), check, history) == 250
 

@@ -107,7 +107,8 @@ def _human_eval_parser(commands: argparse._SubParsersAction) -> None:
                        help="hype-inf: no time limit (default); hype-time: adaptive exposure staircase; "
                             "fixed: every image for --exposure-ms")
     serve.add_argument("--exposure-ms", type=int, help="exposure of every image with --protocol fixed")
-    serve.add_argument("--trials", type=int, help="scored images per judge, half real and half fake (default 100)")
+    serve.add_argument("--trials", type=int, help="scored images per judge, half real and half fake (default per fake "
+                       "source: 100 for hype-inf and fixed, 150 for hype-time, as in HYPE)")
     serve.add_argument("--images", type=int, help="images of each fake source in the study (default: as many as "
                        "one judge sees, so every judge sees every image); as many real ones")
     serve.add_argument("--practice", type=int, help="practice images with feedback (default 4)")
@@ -117,7 +118,7 @@ def _human_eval_parser(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
     report = human_commands.add_parser("report", help="error rates, thresholds and their intervals: text, JSON and HTML")
     report.add_argument("study_dir", type=Path, metavar="STUDY_DIR")
-    report.add_argument("--bootstrap", type=int, default=2000, help="bootstrap replicates (default 2000)")
+    report.add_argument("--bootstrap", type=int, help="bootstrap replicates (default 10000, as in HYPE)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -231,9 +232,10 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _human_eval(args: argparse.Namespace) -> int:
     if args.human_command == "report":
-        from gankit.human_eval.report import format_summary, write_report
+        from gankit.human_eval.report import DEFAULT_BOOTSTRAP, format_summary, write_report
 
-        print(format_summary(write_report(args.study_dir, args.bootstrap)))
+        boots = DEFAULT_BOOTSTRAP if args.bootstrap is None else args.bootstrap
+        print(format_summary(write_report(args.study_dir, boots)))
         return 0
     from gankit.human_eval.server import serve_study
     from gankit.human_eval.study import StudyRequest

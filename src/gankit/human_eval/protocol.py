@@ -1,13 +1,21 @@
 """What each judge sees: the order of the images (the plan) and how long each one stays on screen.
 
 Three protocols:
-  fixed      every image for the same requested time (`--exposure-ms`), then a noise mask: the rapid
+  fixed      every image for the same requested time (`--exposure-ms`), then noise masks: the rapid
              categorization of Denton et al. (2015) and Salimans et al. (2016).
-  hype-inf   HYPE-∞ (Zhou et al. 2019): no time limit; the image stays until the judge answers.
-  hype-time  HYPE-time: an adaptive 3-down/1-up staircase over 17 exposure times from 100 ms to
-             1000 ms, each image followed by a noise mask. Three correct answers in a row shorten the
-             exposure by one step, one error lengthens it by one step; the rule converges on the time at
-             which the judge is right 79.4% of the time (Levitt 1971).
+  hype-inf   HYPE-∞ (Zhou et al. 2019, sec. 2.2): no time limit; the image stays until the judge answers.
+  hype-time  HYPE-time (sec. 2.1): an adaptive staircase over exposures from 100 ms to 1000 ms, starting
+             at 500 ms, each image followed by noise masks, with feedback after every answer. The paper's
+             "3-up/1-down" rule with its step sizes: three right answers in a row shorten the exposure by
+             30 ms, one wrong answer lengthens it by 10 ms. A judge's threshold is the modal exposure of
+             their staircase (stats.modal_exposure).
+
+Where that staircase settles: it steps down (30 ms) with probability p³ and up (10 ms) with 1 − p³,
+so it drifts to the exposure where 30·p³ = 10·(1 − p³), i.e. where the judge is right with
+p = (1/4)^(1/3) ≈ 63% (TRACKED_ACCURACY; the drift balance of García-Pérez 1998, checked by simulation
+in the tests). The paper says the rule "theoretically leads to a 75% accuracy threshold"; that figure
+belongs to other rules (Kaernbach's weighted 1-up/1-down with a 3:1 step ratio), not to the one it
+states, which gankit follows as stated.
 
 Why the plan is drawn once and stored: the server can be killed at any moment and must resume every
 judge exactly where they were, never showing an image twice. The exposure of the next trial is a pure
@@ -28,14 +36,21 @@ from typing import Literal, Sequence
 PROTOCOLS = ("hype-time", "hype-inf", "fixed")
 ProtocolName = Literal["hype-time", "hype-inf", "fixed"]
 
-# HYPE-time's exposure grid: 17 times from 100 to 1000 ms. The paper gives the range and the count;
-# gankit spaces them geometrically (each step ×10^(1/16) ≈ 1.155), the usual choice for a time scale.
-EXPOSURES_MS: tuple[int, ...] = tuple(round(100 * 10 ** (i / 16)) for i in range(17))
-START_MS = 500  # HYPE-time's staircase starts at 500 ms; here the grid's nearest step (487 ms)
-START_LEVEL = min(range(len(EXPOSURES_MS)), key=lambda i: abs(EXPOSURES_MS[i] - START_MS))
-DOWN_AFTER = 3  # correct answers in a row that shorten the exposure (3-down/1-up)
-FIXATION_MS = 400  # a fixation cross before each image, so the judge is looking when it appears
-MASK_MS = 250  # the noise mask after a time-limited image: it ends the image's after-image on the retina
+# HYPE-time's staircase (Zhou et al. 2019, sec. 2.1): exposures in [100 ms, 1000 ms], every block starts
+# at 500 ms, "raised at 10 ms increments and reduced at 30 ms decrements" under a 3-up/1-down rule.
+EXPOSURES_MS: tuple[int, ...] = tuple(range(100, 1001, 10))  # the 10 ms grid both step sizes live on
+START_LEVEL = EXPOSURES_MS.index(500)
+DOWN_AFTER = 3  # right answers in a row that shorten the exposure
+DOWN_LEVELS = 3  # by 30 ms
+UP_LEVELS = 1  # one wrong answer lengthens it by 10 ms
+TRACKED_ACCURACY = (UP_LEVELS / (UP_LEVELS + DOWN_LEVELS)) ** (1 / DOWN_AFTER)  # ≈ 0.63, see above
+
+# Before each image a 3-2-1 countdown, 500 ms a number, keeps the judge's eyes on the middle of the
+# frame; after a time-limited image, four noise masks of 30 ms each end its after-image (sec. 2.1).
+COUNTDOWN_FROM = 3
+COUNTDOWN_MS = 500
+MASKS = 4
+MASK_MS = 30
 
 TrialKind = Literal["practice", "trial", "attention"]
 
@@ -49,8 +64,14 @@ class Protocol:
 
     @property
     def timed(self) -> bool:
-        """Whether images are hidden after a time (and followed by a mask)."""
+        """Whether images are hidden after a time (and followed by the masks)."""
         return self.name != "hype-inf"
+
+    @property
+    def feedback(self) -> bool:
+        """Whether every answer is followed by right or wrong: HYPE-time "reveals to the evaluator
+        whether they were correct" after each one; the other protocols only in practice."""
+        return self.name == "hype-time"
 
     def to_dict(self) -> dict:
         return {"name": self.name, "exposure_ms": self.exposure_ms}
@@ -92,17 +113,22 @@ def make_plan(
     return [PlannedTrial(i, image, kind, track) for i, (image, kind, track) in enumerate(sequence)]
 
 
+def staircase_step(level: int, streak: int, correct: bool) -> tuple[int, int]:
+    """One answer's move of the staircase: (level, right answers in a row) before it → after it.
+    Levels index EXPOSURES_MS and stay on the grid."""
+    if not correct:
+        return min(len(EXPOSURES_MS) - 1, level + UP_LEVELS), 0
+    if streak + 1 == DOWN_AFTER:
+        return max(0, level - DOWN_LEVELS), 0
+    return level, streak + 1
+
+
 def staircase_levels(outcomes: Sequence[bool], start: int = START_LEVEL) -> list[int]:
-    """The 3-down/1-up staircase: the level (index into EXPOSURES_MS) shown at each trial given the
-    outcomes (correct or not) of the trials before it, plus the level of the next trial."""
+    """The level shown at each trial given the outcomes (right or not) of the trials before it, plus
+    the level of the next trial."""
     levels, level, streak = [start], start, 0
     for correct in outcomes:
-        if correct:
-            streak += 1
-            if streak == DOWN_AFTER:
-                level, streak = max(0, level - 1), 0
-        else:
-            level, streak = min(len(EXPOSURES_MS) - 1, level + 1), 0
+        level, streak = staircase_step(level, streak, correct)
         levels.append(level)
     return levels
 

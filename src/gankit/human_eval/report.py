@@ -7,9 +7,10 @@ What it reports, from the answers of judges who passed the attention checks:
     source's fakes with the real images interleaved with them), each with a 95% bootstrap interval
     over judges and images. In a time-limited study these are error rates at the exposures shown,
     not HYPE-∞, and are labelled so.
-  - HYPE-time (hype-time studies): the mean over judges of each judge's staircase threshold, with a
-    95% bootstrap interval over judges (a staircase's images are not exchangeable, so images are not
-    resampled there).
+  - HYPE-time (hype-time studies): the mean over judges of each judge's modal exposure (Zhou et al.
+    2019: "the modal exposure measures their perceptual threshold"), from judges who finished that
+    staircase, with a 95% bootstrap interval over judges, as in the paper (a staircase's images are
+    not exchangeable, so images are not resampled there).
   - With two fake sources: A − B for the fake-judged-real rate (and the threshold), its interval,
     a bootstrap p-value, and whether it is significant (the interval excludes 0).
   - Per judge: accuracy, attention checks, reaction and timing; agreement between judges
@@ -36,9 +37,8 @@ from gankit.human_eval.study import Study, load_study
 from gankit.train.files import atomic_write_text
 
 ATTENTION_PASS = 0.75  # the share of attention checks a judge must get right to be counted
-MIN_STAIRCASE = 10  # staircase trials a judge needs on a track for a threshold
 TOP_IMAGES = 8
-DEFAULT_BOOTSTRAP = 2000
+DEFAULT_BOOTSTRAP = 10_000  # replicates, as in Zhou et al. (2019)
 
 
 def write_report(study_dir: Path, boots: int = DEFAULT_BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
@@ -135,14 +135,17 @@ def _judge_summary(study: Study, judge: str, answers: list[Answer]) -> dict[str,
 
 
 def _thresholds(study: Study, scored: list[Answer], boots: int, rng: np.random.Generator) -> dict[str, Any]:
+    """Each judge's modal exposure per fake source, once their staircase for it is complete: a
+    staircase cut short is still descending from 500 ms, and its mode would say so."""
+    length = study.trials // len(study.labels)  # scored images on each track (make_plan)
     by_source: dict[str, Any] = {}
     per_judge: dict[str, list[float | None]] = {}
     for track, label in enumerate(study.labels):
         values = {}
         for judge in sorted({a.judge for a in scored}):
             exposures = [a.requested_ms for a in scored if a.judge == judge and a.track == track]
-            if len(exposures) >= MIN_STAIRCASE:
-                values[judge] = stats.staircase_threshold(exposures)
+            if len(exposures) == length:
+                values[judge] = stats.modal_exposure(exposures)
         for judge, value in values.items():
             per_judge.setdefault(judge, [None] * len(study.labels))[track] = value
         by_source[label] = {
@@ -204,8 +207,8 @@ def format_summary(report: dict[str, Any]) -> str:
         lines.append(f"  real judged fake        {_pct(rates['real_judged_fake'])}")
     for label, value in report.get("hype_time", {}).get("by_source", {}).items():
         t = value["threshold_ms"]
-        shown = f"{t['value']:.0f} ms  [{t['low']:.0f}, {t['high']:.0f}]" if t else "n/a (too few staircase trials)"
-        lines.append(f"HYPE-time threshold, {label}: {shown} over {value['judges']} judges")
+        shown = f"{t['value']:.0f} ms  [{t['low']:.0f}, {t['high']:.0f}]" if t else "n/a (no finished staircase yet)"
+        lines.append(f"HYPE-time (mean modal exposure), {label}: {shown} over {value['judges']} judges")
     for what, comparison in report.get("comparison", {}).items():
         d = comparison["difference"]
         scale, unit = (100, " points") if what == "fake_judged_real" else (1, " ms")
@@ -293,7 +296,7 @@ def _plots(study: Study, report: dict[str, Any], answers: list[Answer]) -> dict[
         ax.set_ylabel("exposure, ms")
         if 0 < len(counted) * len(study.labels) <= 12:
             ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
-        figures["HYPE-time staircases (dashed: the threshold)"] = _figure_png(fig)
+        figures["HYPE-time staircases (dashed: the mean of the judges' modal exposures)"] = _figure_png(fig)
 
     if report.get("timing"):
         counted = {s["judge"] for s in report["per_judge"] if not s["careless"]}
@@ -338,7 +341,8 @@ def _html(study: Study, report: dict[str, Any], answers: list[Answer]) -> str:
     parts.append(f"<h2>Judges</h2><table><tr>{head}</tr>{body}</table>")
     parts.append("<p class='note'>Method: Zhou et al., <i>HYPE: A Benchmark for Human eYe Perceptual Evaluation of "
                  "Generative Models</i>, NeurIPS 2019. Intervals: percentile bootstrap, "
-                 f"{report['bootstrap']} replicates, resampling judges and images.</p>")
+                 f"{report['bootstrap']} replicates, resampling judges and images (error rates) or judges "
+                 "(HYPE-time).</p>")
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>gankit human evaluation</title><style>"
         "body{font-family:sans-serif;max-width:1000px;margin:2em auto;padding:0 1em}img{max-width:100%}"

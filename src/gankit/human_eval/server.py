@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gankit.errors import UserError
-from gankit.human_eval.protocol import FIXATION_MS, MASK_MS, exposure_for, make_plan
+from gankit.human_eval.protocol import COUNTDOWN_FROM, COUNTDOWN_MS, MASK_MS, MASKS, exposure_for, make_plan
 from gankit.human_eval.store import AlreadyAnswered, Answer, Store
 from gankit.human_eval.study import Study, StudyRequest, open_study
 
@@ -72,8 +72,9 @@ def create_app(study: Study, store: Store) -> "Starlette":
 
     async def study_info(request: Request) -> Response:
         return JSONResponse({
-            "protocol": study.protocol.name, "timed": study.protocol.timed, "trials": main_trials,
-            "practice": study.practice, "fixation_ms": FIXATION_MS, "mask_ms": MASK_MS,
+            "protocol": study.protocol.name, "timed": study.protocol.timed, "feedback": study.protocol.feedback,
+            "trials": main_trials, "practice": study.practice, "countdown_from": COUNTDOWN_FROM,
+            "countdown_ms": COUNTDOWN_MS, "masks": MASKS, "mask_ms": MASK_MS,
             "channels": study.shape[0], "size": study.shape[-1],
         }, headers=_HEADERS)
 
@@ -152,8 +153,8 @@ def create_app(study: Study, store: Store) -> "Starlette":
         except AlreadyAnswered:
             return error(409, "already answered")
         reply = {"saved": True, **progress(answers + [record])}
-        if trial.kind == "practice":
-            reply["truth"] = info.truth  # feedback only where it teaches and costs nothing
+        if trial.kind == "practice" or study.protocol.feedback:
+            reply["truth"] = info.truth  # given only once the answer is stored, so it cannot change it
         return JSONResponse(reply, headers=_HEADERS)
 
     async def image(request: Request) -> Response:

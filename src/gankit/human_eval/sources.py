@@ -3,7 +3,8 @@
 
 Fakes are brought to the real images' shape (channels and square resolution) so that size never
 gives them away; a run whose images have another number of channels is refused rather than
-silently converted.
+silently converted. A corrupt file in a folder stops the study with its name: a study shows every
+image it is given, so there is no option to skip one.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from gankit.errors import UserError
 
 SourceKind = Literal["data", "folder", "run"]
 _RUN_AT_STEP = re.compile(r"^(?P<path>.+)@(?P<step>\d+)$")
+# The shared folder loader advises a training option on a corrupt file; human-eval has none.
+_TRAINING_ADVICE = re.compile(r" \(set data\.skip_corrupt=true[^)]*\)$")
 
 
 @dataclass(frozen=True)
@@ -75,10 +78,8 @@ def parse_fake(text: str) -> SourceSpec:
 def load_real(spec: SourceSpec) -> np.ndarray:
     """Every real image of the source, uint8 N×C×H×W."""
     if spec.kind == "folder":
-        from gankit.data.images import load_folder
-
         channels, resolution = _folder_shape(Path(spec.target))
-        return load_folder(Path(spec.target), resolution, channels, skip_corrupt=False).numpy()
+        return _load_folder(Path(spec.target), resolution, channels, "--real")
     from gankit.config import build_data_config
     from gankit.data import ImageSource, make_source
 
@@ -92,9 +93,7 @@ def load_fake(spec: SourceSpec, n: int, seed: int, shape: tuple[int, int, int]) 
     """`n` fake images shaped like the real ones, and the checkpoint step they came from (runs)."""
     channels, resolution = shape[0], shape[-1]
     if spec.kind == "folder":
-        from gankit.data.images import load_folder
-
-        images = load_folder(Path(spec.target), resolution, channels, skip_corrupt=False).numpy()
+        images = _load_folder(Path(spec.target), resolution, channels, "--fake")
         if len(images) < n:
             raise UserError(f"--fake {spec.target} holds {len(images)} images; this study needs {n}")
         chosen = np.random.default_rng(seed).choice(len(images), n, replace=False)
@@ -118,6 +117,21 @@ def load_fake(spec: SourceSpec, n: int, seed: int, shape: tuple[int, int, int]) 
     return resize(images, resolution).numpy(), run.step
 
 
+def _load_folder(path: Path, resolution: int, channels: int, option: str) -> np.ndarray:
+    """Every image of a folder, uint8 N×C×H×W, by gankit's folder loader; its advice for a corrupt
+    file is replaced by advice that applies here."""
+    from gankit.data.images import load_folder
+
+    try:
+        return load_folder(path, resolution, channels, skip_corrupt=False).numpy()
+    except UserError as exc:
+        raise UserError(_TRAINING_ADVICE.sub(_advice(option), str(exc))) from None
+
+
+def _advice(option: str) -> str:
+    return f" (remove or replace that file in the {option} folder)"
+
+
 def _folder_shape(path: Path) -> tuple[int, int]:
     """(channels, resolution) of a real image folder, from its first image: grey stays grey, and the
     short side of that image sets the square size every image (real or fake) is shown at."""
@@ -132,4 +146,4 @@ def _folder_shape(path: Path) -> tuple[int, int]:
         with Image.open(first) as image:
             return (1 if image.mode in ("1", "L", "LA", "I", "I;16", "F") else 3), min(image.size)
     except (UnidentifiedImageError, OSError) as exc:
-        raise UserError(f"corrupt image {first}: {exc}") from None
+        raise UserError(f"corrupt image {first}: {exc}{_advice('--real')}") from None

@@ -1,6 +1,6 @@
 """The statistics of a human evaluation, on plain arrays (no study, no database): error rates with
-bootstrap intervals over judges and images, staircase thresholds, the significance of a difference
-between two fake sources, and agreement between judges.
+bootstrap intervals over judges and images, staircase thresholds (modal exposures), the significance
+of a difference between two fake sources, and agreement between judges.
 
 Why a two-way bootstrap: a study samples both judges and images, and both vary (Zhou et al. 2019 show
 that human judges differ a lot). Resampling only answers would treat 20 judges × 100 images as 2,000
@@ -8,7 +8,10 @@ independent coin flips and give intervals far too narrow. Each bootstrap replica
 with replacement and, independently, images with replacement (within each stratum, e.g. real and fake,
 so the mix stays balanced), and recomputes the statistic on the weighted judges × images table.
 Counting every (judge, image) cell once per (judge copy, image copy) makes the interval slightly
-conservative, which is the safe side for a benchmark.
+conservative, which is the safe side for a benchmark. Zhou et al. (2019) resample evaluators only
+(30 with replacement, 10,000 times); there every evaluator saw other images drawn from 5,000 per
+model, so resampling evaluators resampled images too. In a gankit study judges usually see the same
+images, so the images have to be resampled on their own.
 """
 
 from __future__ import annotations
@@ -19,22 +22,23 @@ from typing import Hashable, Sequence
 import numpy as np
 
 CONFIDENCE = 0.95
-STAIRCASE_TAIL = 30  # HYPE-time: the threshold is the mean exposure of a judge's last trials
 
 
 @dataclass(frozen=True)
 class Interval:
-    """A point estimate and its percentile bootstrap interval."""
+    """A point estimate, its percentile bootstrap interval and the standard deviation of the bootstrap
+    replicates (the "Std." column of Zhou et al.'s tables)."""
 
     value: float
     low: float
     high: float
+    std: float
 
     def contains(self, x: float) -> bool:
         return self.low <= x <= self.high
 
     def to_dict(self) -> dict:
-        return {"value": self.value, "low": self.low, "high": self.high}
+        return {"value": self.value, "low": self.low, "high": self.high, "std": self.std}
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,7 @@ def resample_weights(n: int, boots: int, rng: np.random.Generator, groups: np.nd
 def _interval(value: float, samples: np.ndarray) -> Interval:
     tail = 100 * (1 - CONFIDENCE) / 2
     low, high = np.nanpercentile(samples, [tail, 100 - tail])
-    return Interval(float(value), float(low), float(high))
+    return Interval(float(value), float(low), float(high), float(np.nanstd(samples)))
 
 
 def _p_value(samples: np.ndarray) -> float:
@@ -143,15 +147,18 @@ def compare_rates(a: AnswerTable, b: AnswerTable, boots: int, rng: np.random.Gen
     return Comparison(_interval(a.rate - b.rate, samples), _p_value(samples))
 
 
-def staircase_threshold(exposures: Sequence[float], tail: int = STAIRCASE_TAIL) -> float:
-    """One judge's HYPE-time threshold: the mean exposure over the last half of their staircase, at
-    most its last `tail` trials (the first half is the descent from the starting time)."""
-    count = min(tail, max(1, len(exposures) // 2))
-    return float(np.mean(np.asarray(exposures, dtype=float)[-count:]))
+def modal_exposure(exposures: Sequence[float]) -> float:
+    """One judge's HYPE-time threshold: the exposure their staircase showed most often ("the modal
+    exposure measures their perceptual threshold", Zhou et al. 2019, fig. 3). A staircase lingers
+    where it settles and passes each exposure of its descent only about once, so the mode finds the
+    settling point. Ties (the paper does not say) are broken by the mean of the tied exposures."""
+    values, counts = np.unique(np.asarray(exposures, dtype=float), return_counts=True)
+    return float(values[counts == counts.max()].mean())
 
 
 def mean_over_judges(values: Sequence[float], boots: int, rng: np.random.Generator) -> Interval:
-    """The mean of per-judge values (HYPE-time thresholds), bootstrapped over judges."""
+    """The mean of per-judge values (the HYPE-time score: the mean of the judges' modal exposures),
+    bootstrapped over judges, as the paper does."""
     values = np.asarray(values, dtype=float)
     samples = resample_weights(len(values), boots, rng) @ values / len(values)
     return _interval(values.mean(), samples)

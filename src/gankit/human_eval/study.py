@@ -35,7 +35,9 @@ FORMAT = "gankit-human-eval/1"
 MANIFEST = "study.json"
 DATABASE = "answers.sqlite"
 DEFAULT_PROTOCOL = "hype-inf"
-DEFAULT_TRIALS = 100  # HYPE-∞: 50 real and 50 fake images per judge
+# Scored images per judge and fake source: HYPE-∞ shows "each evaluator a total of 100 images: 50 real
+# and 50 fake"; a HYPE-time block lasts "150 images (50% generated, 50% real)" (Zhou et al. 2019).
+DEFAULT_TRIALS = {"hype-inf": 100, "fixed": 100, "hype-time": 150}
 DEFAULT_PRACTICE = 4
 DEFAULT_ATTENTION = 4
 MAX_FAKES = 2
@@ -153,7 +155,7 @@ def _settings_of(request: StudyRequest) -> dict:
         raise UserError("a new study needs --real (a data set name such as fashion-mnist, or a folder of real images)")
     if not 1 <= len(request.fakes) <= MAX_FAKES:
         raise UserError(f"a new study needs one or two --fake sources (a run folder, RUN_DIR@STEP or an image folder), got {len(request.fakes)}")
-    trials = request.trials if request.trials is not None else DEFAULT_TRIALS
+    trials = request.trials if request.trials is not None else DEFAULT_TRIALS[protocol] * len(request.fakes)
     if trials < 2 * len(request.fakes) or trials % (2 * len(request.fakes)):
         raise UserError(f"--trials must be a positive multiple of {2 * len(request.fakes)} "
                         f"(half real, half fake, split evenly over the fake sources), got {trials}")

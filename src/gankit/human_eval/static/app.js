@@ -1,9 +1,11 @@
 // gankit human evaluation: the judge's page.
 //
 // The server decides what to show and for how long; this page shows it honestly and measures it.
-// An image is decoded before it is due, drawn on the next animation frame and hidden on the frame
-// at which its requested time is (to the nearest frame) up; the time it was actually on screen is
-// the difference of the two requestAnimationFrame timestamps, and is stored with the answer.
+// Each trial follows HYPE (Zhou et al. 2019): a 3-2-1 countdown, the image, and after a time-limited
+// image four noise masks in quick succession. An image is decoded during the countdown, drawn on the
+// next animation frame and hidden on the frame at which its requested time is (to the nearest frame)
+// up; the time it was actually on screen is the difference of the two requestAnimationFrame
+// timestamps, and is stored with the answer.
 // Answers that the server has not confirmed are retried until it has, so a restarted server loses
 // nothing; a reply of "already answered" means an earlier try got through.
 "use strict";
@@ -103,29 +105,43 @@ async function load(image, url) {
   }
 }
 
-// Fresh noise for the backward mask, at the image's own resolution (scaled up like the image).
-function prepareMask() {
+// Fresh noise for each backward mask, at the image's own resolution (scaled up like the image).
+function prepareMasks() {
   const canvas = $("mask");
   canvas.width = canvas.height = study.size;
   const context = canvas.getContext("2d");
-  const pixels = context.createImageData(study.size, study.size);
-  for (let i = 0; i < pixels.data.length; i += 4) {
-    const grey = Math.random() * 256;
-    pixels.data[i] = study.channels === 1 ? grey : Math.random() * 256;
-    pixels.data[i + 1] = study.channels === 1 ? grey : Math.random() * 256;
-    pixels.data[i + 2] = study.channels === 1 ? grey : Math.random() * 256;
-    pixels.data[i + 3] = 255;
-  }
-  context.putImageData(pixels, 0, 0);
+  return Array.from({ length: study.masks }, () => {
+    const pixels = context.createImageData(study.size, study.size);
+    for (let i = 0; i < pixels.data.length; i += 4) {
+      const grey = Math.random() * 256;
+      pixels.data[i] = study.channels === 1 ? grey : Math.random() * 256;
+      pixels.data[i + 1] = study.channels === 1 ? grey : Math.random() * 256;
+      pixels.data[i + 2] = study.channels === 1 ? grey : Math.random() * 256;
+      pixels.data[i + 3] = 255;
+    }
+    return pixels;
+  });
 }
 
-// Draw the image on the next frame; hide it (and show the mask) on the frame whose timestamp is
-// closest to onset + exposure. Returns the frame timestamps: on-screen time = offset - onset.
-function present(exposure) {
+// The countdown before the image: each number for countdown_ms, in the middle of the frame.
+async function countdown() {
+  const counter = $("countdown");
+  counter.style.visibility = "visible";
+  for (let n = study.countdown_from; n >= 1; n--) {
+    counter.textContent = String(n);
+    await sleep(study.countdown_ms);
+  }
+}
+
+// Draw the image on the next frame; hide it on the frame whose timestamp is closest to onset +
+// exposure, and from there show the masks one after another, each for mask_ms to the nearest frame.
+// Resolves when the image is hidden, with the frame timestamps: on-screen time = offset - onset.
+function present(exposure, masks) {
   const image = $("stimulus");
+  const mask = $("mask");
   return new Promise((resolve) => {
     requestAnimationFrame((onset) => {
-      $("fixation").style.visibility = "hidden";
+      $("countdown").style.visibility = "hidden";
       image.style.visibility = "visible";
       if (exposure === null) {
         resolve({ onset, offset: null });
@@ -133,16 +149,31 @@ function present(exposure) {
       }
       let last = onset;
       let frame = 1000 / 60;
+      let offset = null;
+      let drawn = -1;
       const tick = (now) => {
         if (now - last > 4 && now - last < 100) frame = now - last;
         last = now;
-        if (now - onset + frame / 2 >= exposure) {
+        if (offset === null) {
+          if (now - onset + frame / 2 < exposure) {
+            requestAnimationFrame(tick);
+            return;
+          }
+          offset = now;
           image.style.visibility = "hidden";
-          $("mask").style.visibility = "visible";
-          resolve({ onset, offset: now });
-        } else {
-          requestAnimationFrame(tick);
+          mask.style.visibility = "visible";
+          resolve({ onset, offset });
         }
+        const index = Math.floor((now - offset + frame / 2) / study.mask_ms);
+        if (index >= masks.length) {
+          mask.style.visibility = "hidden";
+          return;
+        }
+        if (index !== drawn) {
+          mask.getContext("2d").putImageData(masks[index], 0, 0);
+          drawn = index;
+        }
+        requestAnimationFrame(tick);
       };
       requestAnimationFrame(tick);
     });
@@ -169,23 +200,17 @@ function waitForAnswer() {
 async function runTrial(trial) {
   const image = $("stimulus");
   for (const id of ["stimulus", "mask"]) $(id).style.visibility = "hidden";
-  $("fixation").style.visibility = "visible";
   $("prompt").innerHTML = "&nbsp;";
   $("feedback").innerHTML = "&nbsp;";
   $("feedback").className = "";
   show("stage");
-  const started = performance.now();
-  await load(image, trial.url);
-  prepareMask();
-  await sleep(Math.max(0, study.fixation_ms - (performance.now() - started)));
+  const loading = load(image, trial.url);
+  const masks = trial.exposure_ms === null ? [] : prepareMasks();
+  await countdown();
+  await loading;
 
-  const shown = await present(trial.exposure_ms);
+  const shown = await present(trial.exposure_ms, masks);
   $("prompt").textContent = "Real or fake?";
-  if (shown.offset !== null) {
-    setTimeout(() => {
-      $("mask").style.visibility = "hidden";
-    }, study.mask_ms);
-  }
   const { answer, at } = await waitForAnswer();
   image.style.visibility = "hidden";
   const measured = shown.offset !== null ? shown.offset - shown.onset : at - shown.onset;
@@ -199,7 +224,7 @@ async function runTrial(trial) {
   });
   if (reply.status === 409 && reply.data.error === "already answered") return;
   if (reply.status !== 200) fail(`The server refused the answer: ${reply.data.error}`);
-  if (trial.practice) {
+  if (reply.data.truth !== undefined) { // practice, and every answer in HYPE-time
     const right = reply.data.truth === answer;
     $("feedback").className = right ? "right" : "wrong";
     $("feedback").textContent = `${right ? "Right" : "Not quite"}: this image was ${reply.data.truth}.`;
@@ -233,6 +258,8 @@ async function main() {
   $("intro-timed").hidden = !study.timed;
   $("intro-untimed").hidden = study.timed;
   $("intro-practice").hidden = study.practice === 0;
+  for (const id of ["intro-feedback", "break-feedback"]) $(id).hidden = !study.feedback;
+  for (const id of ["intro-no-feedback", "break-no-feedback"]) $(id).hidden = study.feedback;
   const asked = new URLSearchParams(location.search).get("judge") || localStorage.getItem("gankit-judge");
   if (asked) {
     const reply = await api("GET", `/api/judges/${encodeURIComponent(asked)}`);
