@@ -158,6 +158,14 @@ def test_eval_of_an_image_folder_needs_a_reference(tmp_path, cli):
     assert code == 2 and "needs --against DATA" in err
 
 
+def test_a_corrupt_image_in_the_evaluated_folder_is_one_line_with_advice_that_applies(tmp_path, cli):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "broken.png").write_bytes(b"not a png")
+    code, _, err = cli("eval", tmp_path / "images", "--against", "digits", "--features", "digits")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "corrupt image" in err and "broken.png" in err and "skip_corrupt" not in err
+
+
 def test_training_logs_metrics_and_keeps_the_best_checkpoint(tmp_path, cli, monkeypatch):
     monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
     run = tmp_path / "run"

@@ -73,10 +73,16 @@ def resize(images: Tensor, resolution: int) -> Tensor:
 # ------------------------------------------------------------------------- image folders
 
 
-def load_folder(path: Path, resolution: int, channels: int, skip_corrupt: bool) -> Tensor:
+TRAINING_ADVICE = "set data.skip_corrupt=true to skip such files"
+
+
+def load_folder(
+    path: Path, resolution: int, channels: int, skip_corrupt: bool, advice: str = TRAINING_ADVICE
+) -> Tensor:
     """Every image under `path` (recursive, sorted), resized so its short side is `resolution` and
-    centre-cropped to a square. A corrupt file stops the load with its name, or is skipped with a
-    warning when `skip_corrupt` is set."""
+    centre-cropped to a square. A corrupt file stops the load with its name and `advice` (what the
+    calling command lets the user do about it), or is skipped with a warning when `skip_corrupt` is
+    set."""
     from PIL import Image, UnidentifiedImageError
 
     if not path.is_dir():
@@ -93,7 +99,7 @@ def load_folder(path: Path, resolution: int, channels: int, skip_corrupt: bool) 
                 arrays.append(_square(image.convert(mode), resolution))
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             if not skip_corrupt:
-                raise UserError(f"corrupt image {file}: {exc} (set data.skip_corrupt=true to skip such files)") from None
+                raise UserError(f"corrupt image {file}: {exc} ({advice})") from None
             print(f"gankit: warning: skipping corrupt image {file}: {exc}", file=sys.stderr)
     if not arrays:
         raise UserError(f"every image under {path} is corrupt")

@@ -21,7 +21,6 @@ from gankit.errors import UserError
 SourceKind = Literal["data", "folder", "run"]
 _RUN_AT_STEP = re.compile(r"^(?P<path>.+)@(?P<step>\d+)$")
 # The shared folder loader advises a training option on a corrupt file; human-eval has none.
-_TRAINING_ADVICE = re.compile(r" \(set data\.skip_corrupt=true[^)]*\)$")
 
 
 @dataclass(frozen=True)
@@ -118,18 +117,14 @@ def load_fake(spec: SourceSpec, n: int, seed: int, shape: tuple[int, int, int]) 
 
 
 def _load_folder(path: Path, resolution: int, channels: int, option: str) -> np.ndarray:
-    """Every image of a folder, uint8 N×C×H×W, by gankit's folder loader; its advice for a corrupt
-    file is replaced by advice that applies here."""
+    """Every image of a folder, uint8 N×C×H×W, by gankit's folder loader."""
     from gankit.data.images import load_folder
 
-    try:
-        return load_folder(path, resolution, channels, skip_corrupt=False).numpy()
-    except UserError as exc:
-        raise UserError(_TRAINING_ADVICE.sub(_advice(option), str(exc))) from None
+    return load_folder(path, resolution, channels, skip_corrupt=False, advice=_advice(option)).numpy()
 
 
 def _advice(option: str) -> str:
-    return f" (remove or replace that file in the {option} folder)"
+    return f"remove or replace that file in the {option} folder"
 
 
 def _folder_shape(path: Path) -> tuple[int, int]:
@@ -146,4 +141,4 @@ def _folder_shape(path: Path) -> tuple[int, int]:
         with Image.open(first) as image:
             return (1 if image.mode in ("1", "L", "LA", "I", "I;16", "F") else 3), min(image.size)
     except (UnidentifiedImageError, OSError) as exc:
-        raise UserError(f"corrupt image {first}: {exc}{_advice('--real')}") from None
+        raise UserError(f"corrupt image {first}: {exc} ({_advice('--real')})") from None
