@@ -23,13 +23,8 @@ from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from gankit.errors import UserError
-from gankit.metrics.inception import (
-    WEIGHTS_ENV,
-    WEIGHTS_FILE,
-    WEIGHTS_URL,
-    InceptionFeatures,
-    load_inception,
-)
+from gankit.metrics.inception import InceptionFeatures, load_inception
+from gankit.metrics.inception_weights import WEIGHTS_ENV, WEIGHTS_FILE, WEIGHTS_URL
 
 
 def calibrate(net: nn.Module, batch: Tensor) -> None:

@@ -16,7 +16,8 @@ import torch
 from torch import Tensor
 
 from gankit.errors import UserError
-from gankit.metrics import classifier, inception
+from gankit.metrics import classifier
+from gankit.metrics.inception_weights import find_weights
 
 SPACES = ("inception", *classifier.DATASETS)
 
@@ -32,7 +33,9 @@ class FeatureExtractor(Protocol):
 def load_extractor(space: str, device: torch.device, inception_weights: Path | None = None) -> FeatureExtractor:
     """The extractor of `space`, on `device`."""
     if space == "inception":
-        return inception.load_inception(inception_weights, device)
+        from gankit.metrics.inception import load_inception  # torchvision's Inception: seconds to import
+
+        return load_inception(inception_weights, device)
     if space in classifier.DATASETS:
         return classifier.load_classifier(space).to(device)
     raise UserError(f"unknown feature space {space!r}; known: {', '.join(SPACES)}")
@@ -41,7 +44,7 @@ def load_extractor(space: str, device: torch.device, inception_weights: Path | N
 def default_space(dataset: str, inception_weights: Path | None = None) -> str:
     """`inception` when its weights are at hand, else the offline classifier of `dataset`."""
     try:
-        inception.find_weights(inception_weights)
+        find_weights(inception_weights)
         return "inception"
     except UserError:
         if inception_weights is not None or dataset not in classifier.DATASETS:
