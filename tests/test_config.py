@@ -24,7 +24,8 @@ def test_every_preset_validates_with_every_objective():
         raw = load_preset(name)
         log_loss_only = {"label_smoothing", "semi_supervised"} & set(raw.get("techniques", {}))
         for objective in ("minimax", "non-saturating", "wgan", "wgan-gp", "hinge", "least-squares"):
-            if objective == "wgan-gp" and raw["model"].get("d", {}).get("minibatch"):
+            d = build_config(raw).model.d
+            if objective == "wgan-gp" and (d.minibatch is not None or getattr(d, "norm", None) == "batch"):
                 with pytest.raises(UserError, match="does not combine with objective.name=wgan-gp"):
                     build_config(raw, [f"objective.name={objective}"])
                 continue

@@ -78,9 +78,22 @@ def test_hidden_scales_stay_fixed_in_training_and_the_heads_is_learnt(tmp_path, 
     assert not torch.equal(first["d.trunk.0.weight"], last["d.trunk.0.weight"])
 
 
-def test_norm_is_refused_for_maxout_units():
+def test_norm_is_refused_for_maxout_units_and_weight_norm_takes_no_init_range():
     with pytest.raises(ValueError, match="norm=weight does not apply to maxout units"):
         ModelConfig.model_validate({"d": {"activation": "maxout", "norm": "weight"}})
+    with pytest.raises(ValueError, match="init_range does not apply to norm=weight"):
+        ModelConfig.model_validate({"d": {"norm": "weight", "init_range": 0.05}})
+
+
+def test_a_batch_norm_critic_is_refused_with_the_gradient_penalty():
+    from gankit.config import build_config, load_preset
+    from gankit.errors import UserError
+
+    with pytest.raises(UserError, match="model.d.norm=batch does not combine with objective.name=wgan-gp"):
+        build_config(load_preset("toy-grid25"), ["model.d.norm=batch", "objective.name=wgan-gp"])
+    with pytest.raises(UserError, match="model.d.norm=batch does not combine"):
+        build_config(load_preset("dcgan-fashion"), ["objective.name=wgan-gp"])
+    assert build_config(load_preset("dcgan-fashion"), ["objective.name=wgan-gp", "model.d.norm=layer"])
 
 
 def test_a_wrong_norm_name_is_one_error_line(tmp_path, cli):

@@ -200,6 +200,8 @@ class MLPConfig(_Strict):
     def _norm_needs_linear_units(self) -> "MLPConfig":
         if self.norm != "none" and self.activation == "maxout":
             raise ValueError(f"norm={self.norm} does not apply to maxout units (use norm: none)")
+        if self.norm == "weight" and self.init_range is not None:
+            raise ValueError("init_range does not apply to norm=weight: its scales come from the data-dependent init")
         return self
 
 
@@ -479,11 +481,19 @@ class RunConfig(_Strict):
 
     @model_validator(mode="after")
     def _penalty_sees_single_examples(self) -> "RunConfig":
-        if self.objective.name == "wgan-gp" and self.model.d.minibatch is not None:
-            raise ValueError(
-                "model.d.minibatch does not combine with objective.name=wgan-gp: minibatch discrimination "
-                "couples the examples of a batch, and the gradient penalty needs each example's own gradient"
-            )
+        """WGAN-GP's penalty is on each example's own gradient: nothing in D may mix a batch."""
+        if self.objective.name != "wgan-gp":
+            return self
+        coupling = {
+            "model.d.minibatch": ("minibatch discrimination", self.model.d.minibatch is not None),
+            "model.d.norm=batch": ("batch norm", getattr(self.model.d, "norm", None) == "batch"),
+        }
+        for key, (what, present) in coupling.items():
+            if present:
+                raise ValueError(
+                    f"{key} does not combine with objective.name=wgan-gp: {what} couples the examples of a "
+                    "batch, and the gradient penalty needs each example's own gradient (layer norm does not)"
+                )
         return self
 
     @model_validator(mode="after")

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor, nn
+from torch import nn
 
-from gankit.config import DataConfig, RunConfig
-from gankit.data import DataSource, make_test_source
+from gankit.config import RunConfig
+from gankit.data import DataSource
 from gankit.techniques.base import Technique
 from gankit.techniques.ema import WeightAverage
 from gankit.techniques.feature_matching import FeatureMatching
 from gankit.techniques.historical_averaging import HistoricalAveraging
 from gankit.techniques.instance_noise import InstanceNoise
 from gankit.techniques.label_smoothing import OneSidedLabelSmoothing
-from gankit.techniques.semi_supervised import SemiSupervised, balanced_subset
+from gankit.techniques.semi_supervised import SemiSupervised, balanced_subset, semi_supervised_test_set
 
 
 def build_techniques(cfg: RunConfig, g: nn.Module, d: nn.Module, source: DataSource) -> list[Technique]:
@@ -33,16 +32,6 @@ def build_techniques(cfg: RunConfig, g: nn.Module, d: nn.Module, source: DataSou
         ssl = chosen.semi_supervised
         labelled = balanced_subset(source.labels, ssl.labels, ssl.seed)
         average = WeightAverage(d, ssl.average) if ssl.average else None
-        techniques.append(SemiSupervised(source, labelled, ssl.weight, *semi_supervised_test_set(cfg.data, source, labelled), average))
+        test_images, test_labels = semi_supervised_test_set(cfg.data, source, labelled)
+        techniques.append(SemiSupervised(source, labelled, ssl.weight, test_images, test_labels, average))
     return techniques
-
-
-def semi_supervised_test_set(data: DataConfig, source: DataSource, labelled: Tensor) -> tuple[Tensor, Tensor]:
-    """The semi-supervised test set: the test split where the data set has one, else every
-    training image outside the labelled subset."""
-    test = make_test_source(data)
-    if test is not None:
-        return test.images, test.labels
-    rest = torch.ones(len(source.labels), dtype=torch.bool)
-    rest[labelled] = False
-    return source.images.cpu()[rest], source.labels[rest]

@@ -20,7 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gankit.config import DataConfig
+from gankit.data import make_test_source
 from gankit.data.images import ImageSource
+from gankit.data.source import DataSource
 from gankit.errors import UserError
 from gankit.techniques.base import DContext, Technique
 from gankit.techniques.ema import WeightAverage
@@ -95,3 +98,14 @@ def test_error(d: nn.Module, source: ImageSource, images: Tensor, labels: Tensor
         predicted = d.class_logits(source.to_pixels(x.to(device))).argmax(dim=1)
         wrong += int((predicted != y.to(device)).sum())
     return wrong / len(images)
+
+
+def semi_supervised_test_set(data: DataConfig, source: DataSource, labelled: Tensor) -> tuple[Tensor, Tensor]:
+    """The semi-supervised test set: the test split where the data set has one, else every
+    training image outside the labelled subset."""
+    test = make_test_source(data)
+    if test is not None:
+        return test.images, test.labels
+    rest = torch.ones(len(source.labels), dtype=torch.bool)
+    rest[labelled] = False
+    return source.images.cpu()[rest], source.labels[rest]

@@ -17,8 +17,7 @@ from gankit.config import RunConfig
 from gankit.data import make_source
 from gankit.errors import UserError
 from gankit.nets import build_nets, fit_to_data
-from gankit.techniques.registry import semi_supervised_test_set
-from gankit.techniques.semi_supervised import balanced_subset, class_count, test_error
+from gankit.techniques.semi_supervised import balanced_subset, class_count, semi_supervised_test_set, test_error
 from gankit.train.optim import make_optimizer
 
 
