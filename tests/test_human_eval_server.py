@@ -252,6 +252,8 @@ def test_cli_bad_input_is_one_line_and_status_2(cli, tmp_path, folders, study):
         (["--study", str(study.path), "--protocol", "hype-inf", "--trials", "8"], "protocol hype-time"),
         (["--study", str(tmp_path / "real")], "not a gankit human-eval study"),
         (["--real", str(real), "--fake", str(fake), "--port", str(busy)], "in use|cannot listen"),
+        (["--real", str(real), "--fake", str(fake), "--study", str(broken / "a.png" / "study")],
+         "cannot write the study folder"),
     ]
     try:
         for args, message in cases:
@@ -273,6 +275,8 @@ def test_report_on_simulated_judges(cli, served):
     careful = play_judge(client, study, truthful(study))
     fooled = play_judge(client, study, lambda image: "real" if study.images[image].role != "attention" else "fake")
     careless = play_judge(client, study, lambda image: "real")  # misses every attention check
+    code, _, err = cli("human-eval", "report", str(study.path), "--bootstrap", "10000000")
+    assert code == 2 and "--bootstrap takes 100 to 100,000 replicates" in err, err
     code, out, err = cli("human-eval", "report", str(study.path), "--bootstrap", "200")
     assert code == 0, err
     assert "1 careless" in out and "HYPE-time (mean modal exposure), fake:" in out
@@ -302,6 +306,8 @@ def test_report_compares_two_fake_sources(cli, tmp_path, folders):
     for _ in range(3):  # judges fooled by every "close" fake, never by the others
         play_judge(client, study, lambda image: "real" if study.images[image].source in ("real", "close") else "fake")
     store.close()
+    code, _, err = cli("human-eval", "report", str(study.path), "--bootstrap", "10000000")
+    assert code == 2 and "--bootstrap takes 100 to 100,000 replicates" in err, err
     code, out, err = cli("human-eval", "report", str(study.path), "--bootstrap", "200")
     assert code == 0, err
     report = json.loads((study.path / "report.json").read_text())
@@ -337,6 +343,8 @@ def test_hype_time_compares_the_thresholds_of_two_sources(cli, tmp_path):
                       else ("real" if study.images[image].truth == "fake" else "fake"))
     play_judge(client, study, lambda image: study.images[image].truth, limit=10)  # stops half-way: no threshold
     store.close()
+    code, _, err = cli("human-eval", "report", str(study.path), "--bootstrap", "10000000")
+    assert code == 2 and "--bootstrap takes 100 to 100,000 replicates" in err, err
     code, out, err = cli("human-eval", "report", str(study.path), "--bootstrap", "200")
     assert code == 0, err
     report = json.loads((study.path / "report.json").read_text())

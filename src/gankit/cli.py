@@ -140,7 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"gankit: {exc}", file=sys.stderr)
         return EXIT_DIVERGED
     except KeyboardInterrupt:
-        print("gankit: interrupted; the last checkpoint is intact (resume with --resume)", file=sys.stderr)
+        after = "; the last checkpoint is intact (resume with --resume)" if args.command == "train" else ""
+        print(f"gankit: interrupted{after}", file=sys.stderr)
         return 130
 
 

@@ -74,6 +74,7 @@ def resize(images: Tensor, resolution: int) -> Tensor:
 
 
 TRAINING_ADVICE = "set data.skip_corrupt=true to skip such files"
+REPLACE_ADVICE = "remove or replace that file"  # for commands that read a folder as it is
 
 
 def load_folder(

@@ -40,14 +40,16 @@ ATTENTION_PASS = 0.75  # the share of attention checks a judge must get right to
 TOP_IMAGES = 8
 DEFAULT_BOOTSTRAP = 10_000  # replicates, as in Zhou et al. (2019)
 
+MAX_BOOTSTRAP = 100_000  # each replicate resamples every answer: more would only exhaust memory
+
 
 def write_report(study_dir: Path, boots: int = DEFAULT_BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
     """Analyse the study in `study_dir` and write report.json and report.html there."""
     study = load_study(Path(study_dir))
     if not study.database.is_file():
         raise UserError(f"{study_dir} has no answers yet (no {study.database.name}); serve it to judges first")
-    if boots < 100:
-        raise UserError(f"--bootstrap needs at least 100 replicates, got {boots}")
+    if not 100 <= boots <= MAX_BOOTSTRAP:
+        raise UserError(f"--bootstrap takes 100 to {MAX_BOOTSTRAP:,} replicates, got {boots}")
     store = Store(study.database, study.id)
     try:
         answers = store.answers()

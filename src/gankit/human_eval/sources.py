@@ -20,7 +20,6 @@ from gankit.errors import UserError
 
 SourceKind = Literal["data", "folder", "run"]
 _RUN_AT_STEP = re.compile(r"^(?P<path>.+)@(?P<step>\d+)$")
-# The shared folder loader advises a training option on a corrupt file; human-eval has none.
 
 
 @dataclass(frozen=True)
@@ -124,7 +123,9 @@ def _load_folder(path: Path, resolution: int, channels: int, option: str) -> np.
 
 
 def _advice(option: str) -> str:
-    return f"remove or replace that file in the {option} folder"
+    from gankit.data.images import REPLACE_ADVICE
+
+    return f"{REPLACE_ADVICE} in the {option} folder"
 
 
 def _folder_shape(path: Path) -> tuple[int, int]:

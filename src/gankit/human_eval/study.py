@@ -263,6 +263,9 @@ def _create(path: Path, request: StudyRequest) -> Study:
             path.rmdir()  # only reached when it is empty
         path.parent.mkdir(parents=True, exist_ok=True)
         os.rename(staging, path)
+    except OSError as exc:  # an unwritable or full place for the study: the user's to fix
+        shutil.rmtree(staging, ignore_errors=True)
+        raise UserError(f"cannot write the study folder {path}: {exc.strerror or exc}") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
