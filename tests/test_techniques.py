@@ -257,6 +257,22 @@ log: {every: 100, eval_every: 300, checkpoint_every: 300}
 """
 
 
+def test_a_semi_supervised_run_with_weight_norm_and_an_averaged_d_resumes_exactly(tmp_path, cli):
+    config = tmp_path / "ssl.yaml"
+    config.write_text(SSL_DIGITS.replace("d: {hidden: [128, 64]}", "d: {hidden: [32, 16], norm: weight, hidden_noise: 0.5}")
+                      .replace("steps: 300", "steps: 6").replace("every: 100, eval_every: 300, checkpoint_every: 300",
+                                                                 "every: 3, eval_every: 3, checkpoint_every: 3"))
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert cli("train", "--config", config, "--out", straight)[0] == 0
+    assert cli("train", "--config", config, "--out", split, "--set", "train.steps=3")[0] == 0
+    assert cli("train", "--resume", split, "--set", "train.steps=6")[0] == 0
+    a, b = checkpoint.load(straight), checkpoint.load(split)
+    averaged = [k for k in a.tensors if k.startswith("technique.semi_supervised.")]
+    assert "technique.semi_supervised.trunk.0.scale" in averaged  # the fixed scales travel with the average
+    assert [k for k in a.tensors if not torch.equal(a.tensors[k], b.tensors[k])] == []
+    assert not torch.equal(a.tensors["technique.semi_supervised.head.weight"], a.tensors["d.head.weight"])
+
+
 def test_semi_supervised_training_learns_the_classes_from_few_labels(tmp_path, cli):
     run, config = tmp_path / "ssl", tmp_path / "ssl.yaml"
     config.write_text(SSL_DIGITS)
