@@ -53,10 +53,11 @@ smoke runs on a machine loaded with other work (load average about 5 on 2 cores)
 - fashion: 12 variants × 3 seeds at 3,000 steps. CPU s per step: baseline 0.10, + FM 0.12,
   + HA 0.12, + IN 0.13, + VBN 0.18, + MBD 0.19, MBD + VBN + LS + HA 0.25 (label smoothing costs
   nothing); two evaluations of 5,000 images per run add ~10 s: about 5 CPU hours.
-- ssl: per data set and seed, (b) 30,000 steps at ~0.10 CPU s per step (~50 min, the longest
-  runs) and (a) 3,000 steps at ~0.023 s (~70 s): about 5 CPU hours.
+- ssl: per data set and seed, (b) 30,000 steps at ~0.15 CPU s per step (measured: MNIST seed 0,
+  4,514 CPU s, 88 min wall beside another run and other work; the longest runs) and (a) 3,000
+  steps at ~0.05 s (~150 s): about 8 CPU hours.
 
-In all about 12 CPU hours: 6-7 hours with `--jobs 2 --threads 1` on an otherwise idle 2-core
+In all about 15 CPU hours: 8 hours or more with `--jobs 2 --threads 1` on an otherwise idle 2-core
 machine, more when it is shared (with a load average of 4-5 the smoke runs' wall time was ~1.5×
 their CPU time). `--parts` splits the study; the runs log keeps every finished run between calls.
 """
@@ -90,7 +91,8 @@ RUNS_LOG = RESULTS.parent / "results" / "improved_gan_runs.jsonl"
 BLOCK = "improved-gan-ablation"
 METRIC_SAMPLES = 5000
 # (a): batches of 100 drawn from the 100 labelled images. Its test error levels off after about
-# 1,000 steps (MNIST, seed 0: 28.3% at 250 steps, 26.5% at 1,000, 25.9% at 3,000, 25.4% at 4,000).
+# 1,000 steps (MNIST, seed 0, the earlier plain-linear D: 28.3% at 250 steps, 26.5% at 1,000, 25.9%
+# at 3,000, 25.4% at 4,000; the weight-normalized D of the presets: 25.2% at 3,000).
 SUPERVISED_STEPS = 3000
 TARGET_MNIST_ERROR = 0.02
 # (a) and (b) are judged, as the paper's code reports (b), by the test error of the moving average
