@@ -45,7 +45,11 @@ class GeneratorEMA(Technique):
 
     def __init__(self, g: nn.Module, decay: float) -> None:
         self.kept = WeightAverage(g, decay)
-        self.average = self.kept.net
+
+    @property
+    def average(self) -> nn.Module:
+        """The averaged generator, to sample from."""
+        return self.kept.net
 
     def after_g_step(self, g: nn.Module, step: int) -> None:
         self.kept.update(g)
