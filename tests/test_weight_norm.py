@@ -31,13 +31,17 @@ def test_data_dependent_init_gives_every_unit_mean_0_and_variance_1_on_the_batch
     torch.manual_seed(0)
     net = torch.nn.Sequential(WeightNormLinear(5, 8), torch.nn.ReLU(), WeightNormLinear(8, 3, learn_scale=True))
     x = torch.randn(400, 5) * 3 + 2
-    assert initialise_from_data(net, x)
+    net.train()
+    assert initialise_from_data(net, lambda: x)
+    assert net.training  # back in training mode after the eval-mode pass
     first = net[0](x)
     second = net[2](torch.relu(first))  # each layer initialised on what the layer below now gives
     for out in (first, second):
         assert torch.allclose(out.mean(dim=0), torch.zeros(out.shape[1]), atol=1e-4)
         assert torch.allclose(out.std(dim=0, unbiased=False), torch.ones(out.shape[1]), atol=1e-3)
-    assert not initialise_from_data(torch.nn.Linear(2, 2), x[:, :2])  # nothing to initialise
+    drawn = []
+    assert not initialise_from_data(torch.nn.Linear(2, 2), lambda: drawn.append(1) or x[:, :2])
+    assert drawn == []  # nothing to initialise: no batch drawn
 
 
 def _ssl_model(**d) -> ModelConfig:

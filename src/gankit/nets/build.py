@@ -57,10 +57,5 @@ def fit_to_data(g: nn.Module, d: nn.Module, cfg: ModelConfig, source: DataSource
     generator = torch.Generator().manual_seed(seed)
     if getattr(cfg.g, "output_bias", "zero") == "data-mean":
         g.start_at(source.sample(10_000, generator).mean(dim=0).cpu())
-    real = source.sample(DATA_INIT_BATCH, generator).cpu()
-    latent = draw_latent(DATA_INIT_BATCH, cfg.z_dim, cfg.z_dist, generator)
-    for net, batch in ((d, real), (g, latent)):
-        was_training = net.training
-        net.eval()
-        initialise_from_data(net, batch)
-        net.train(was_training)
+    initialise_from_data(d, lambda: source.sample(DATA_INIT_BATCH, generator).cpu())
+    initialise_from_data(g, lambda: draw_latent(DATA_INIT_BATCH, cfg.z_dim, cfg.z_dist, generator))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -85,15 +87,20 @@ class WeightNormLinear(nn.Module):
 
 
 @torch.no_grad()
-def initialise_from_data(net: nn.Module, x: Tensor) -> bool:
+def initialise_from_data(net: nn.Module, draw_batch: Callable[[], Tensor]) -> bool:
     """Data-dependent init of every `WeightNormLinear` in `net`, layer by layer, from one forward
-    pass of the batch `x`; False (and nothing run) when the net has none."""
+    pass of a batch from `draw_batch`, in eval mode (no dropout or noise: the same init on every
+    rank and every resume); False, with nothing drawn or run, when the net has none."""
     layers = [m for m in net.modules() if isinstance(m, WeightNormLinear)]
+    if not layers:
+        return False
     for layer in layers:
         layer.initialising = True
-    if layers:
-        net(x)
-    return bool(layers)
+    was_training = net.training
+    net.eval()
+    net(draw_batch())
+    net.train(was_training)
+    return True
 
 
 def init_weights(
