@@ -12,6 +12,7 @@ from gankit.config import build_config, load_preset
 from gankit.errors import UserError
 from gankit.train import checkpoint
 from gankit.train.distributed import Distributed
+from gankit.train.optim import LinearDecay
 from gankit.train.run import build_trainer
 from tests.conftest import tiny_args
 
@@ -73,3 +74,47 @@ def test_latent_priors():
     unit = draw_latent(4000, 3, "uniform", gen)
     assert symmetric.min() < -0.99 and symmetric.max() > 0.99 and symmetric.abs().max() <= 1
     assert unit.min() >= 0 and unit.max() <= 1 and abs(float(symmetric.mean())) < 0.05
+
+
+def test_linear_decay_holds_then_falls_to_zero_at_the_last_step():
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.4)
+    decay = LinearDecay([opt], start=0.5, total=10)
+    assert [decay.factor(s) for s in range(10)] == pytest.approx([1, 1, 1, 1, 1, 1.0, 0.8, 0.6, 0.4, 0.2])
+    assert decay.factor(10) == 0.0
+    decay.set_step(8)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.16)
+    constant = LinearDecay([opt], start=None, total=10)
+    assert {constant.factor(s) for s in range(10)} == {1.0}
+
+
+def test_trainer_steps_with_the_decayed_rates():
+    trainer = toy_trainer("optim.decay_start=0.5", "train.steps=4")
+    base_g, base_d = trainer.opt_g.param_groups[0]["lr"], trainer.opt_d.param_groups[0]["lr"]
+    seen = []
+    for _ in range(4):
+        trainer.train_step()
+        seen.append((trainer.opt_g.param_groups[0]["lr"] / base_g, trainer.opt_d.param_groups[0]["lr"] / base_d))
+    assert seen == pytest.approx([(1, 1), (1, 1), (1, 1), (0.5, 0.5)])
+
+
+def test_decayed_run_resumes_exactly():
+    """The schedule is a function of the step alone: a trainer rebuilt from a mid-run state sets the
+    same rates, and ends on the same weights, as one that never stopped."""
+    settings = ("optim.decay_start=0.25", "train.steps=8")
+    straight, first = toy_trainer(*settings), toy_trainer(*settings)
+    for _ in range(8):
+        straight.train_step()
+    for _ in range(4):
+        first.train_step()
+    resumed = toy_trainer(*settings)
+    resumed.load_state(*first.state())
+    for _ in range(4):
+        resumed.train_step()
+    a, b = straight.state()[0], resumed.state()[0]
+    assert [k for k in a if not torch.equal(a[k], b[k])] == []
+    assert resumed.opt_g.param_groups[0]["lr"] == straight.opt_g.param_groups[0]["lr"] < first.opt_g.param_groups[0]["lr"]
+
+
+def test_decay_start_must_lie_in_the_run():
+    with pytest.raises(UserError, match="decay_start"):
+        build_config(load_preset("toy-ring8"), ["optim.decay_start=1.0"])

@@ -1,4 +1,5 @@
-"""Optimizers from config, and their state as flat tensors + JSON for safetensors checkpoints."""
+"""Optimizers from config, their learning-rate schedule, and their state as flat tensors + JSON
+for safetensors checkpoints."""
 
 from __future__ import annotations
 
@@ -22,6 +23,33 @@ def make_optimizer(cfg: OptimizerConfig, params: Iterable[Tensor], fused: bool =
     return torch.optim.RMSprop(
         params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
     )
+
+
+class LinearDecay:
+    """Learning rates held at their configured values until `start` steps, then falling linearly to
+    zero at step `total` (the Improved-GAN and WGAN-GP codes' schedule).
+
+    A pure function of the step, so it needs no checkpoint state: a resumed run sets the same rates
+    as an unbroken one. `start=None` keeps the rates constant.
+    """
+
+    def __init__(self, optimizers: Iterable[torch.optim.Optimizer], start: float | None, total: int) -> None:
+        self.optimizers = list(optimizers)
+        self.bases = [[group["lr"] for group in opt.param_groups] for opt in self.optimizers]
+        self.start = total if start is None else round(start * total)
+        self.total = total
+
+    def factor(self, step: int) -> float:
+        """The multiple of the configured rates used by update `step` (counted from 0)."""
+        if step < self.start:
+            return 1.0
+        return max(self.total - step, 0) / (self.total - self.start)
+
+    def set_step(self, step: int) -> None:
+        factor = self.factor(step)
+        for opt, bases in zip(self.optimizers, self.bases):
+            for group, base in zip(opt.param_groups, bases):
+                group["lr"] = base * factor
 
 
 def split_state(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[str, Tensor], dict[str, Any]]:

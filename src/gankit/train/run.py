@@ -37,7 +37,7 @@ from gankit.train.distributed import Distributed
 from gankit.train.fast import FastPath
 from gankit.train.files import atomic_write_text
 from gankit.train.logger import RunLogger
-from gankit.train.optim import make_optimizer
+from gankit.train.optim import LinearDecay, make_optimizer
 from gankit.train.trainer import Trainer
 
 RUN_MARKER = "run.json"
@@ -110,12 +110,12 @@ def build_trainer(
         cfg.model.z_dim, cfg.model.z_dist,
     )
     torch.manual_seed(cfg.seed + 2 + dist.rank)  # the global RNG drives dropout and instance noise only
+    opt_g = make_optimizer(cfg.optim.g, g.parameters(), fast.fused)
+    opt_d = make_optimizer(cfg.optim.d, d.parameters(), fast.fused)
     return Trainer(
-        g, d,
-        make_optimizer(cfg.optim.g, g.parameters(), fast.fused),
-        make_optimizer(cfg.optim.d, d.parameters(), fast.fused),
+        g, d, opt_g, opt_d,
         objective, TechniqueSet(build_techniques(cfg, g, d, source) + penalties + extras), source, batches,
-        cfg.train.d_steps, dist,
+        cfg.train.d_steps, dist, LinearDecay([opt_g, opt_d], cfg.optim.decay_start, cfg.train.steps),
         simultaneous=cfg.train.updates == "simultaneous", fast=fast,
     )
 

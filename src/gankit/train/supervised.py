@@ -24,7 +24,7 @@ from gankit.techniques.semi_supervised import (
     class_count,
     semi_supervised_test_set,
 )
-from gankit.train.optim import make_optimizer
+from gankit.train.optim import LinearDecay, make_optimizer
 
 
 def train_supervised_only(cfg: RunConfig, steps: int) -> tuple[dict[str, float], bool]:
@@ -43,10 +43,12 @@ def train_supervised_only(cfg: RunConfig, steps: int) -> tuple[dict[str, float],
         source, labelled, ssl.weight, *semi_supervised_test_set(cfg.data, source, labelled), average
     )
     optimizer = make_optimizer(cfg.optim.d, d.parameters())
+    schedule = LinearDecay([optimizer], cfg.optim.decay_start, steps)
     draws = torch.Generator().manual_seed(cfg.seed + 1)
     torch.manual_seed(cfg.seed + 2)  # the noise layers draw from the global generator
     loss = torch.zeros(())
     for step in range(steps):
+        schedule.set_step(step)
         pick = torch.randint(len(classifier.images), (cfg.train.batch_size,), generator=draws)
         loss = F.cross_entropy(d.class_logits(source.to_pixels(classifier.images[pick])), classifier.labels[pick])
         optimizer.zero_grad(set_to_none=True)

@@ -25,7 +25,7 @@ from gankit.techniques.base import DContext, GContext, TechniqueSet
 from gankit.train.batches import BatchStream
 from gankit.train.distributed import Distributed
 from gankit.train.fast import FastPath
-from gankit.train.optim import join_state, split_state
+from gankit.train.optim import LinearDecay, join_state, split_state
 
 
 class Trainer:
@@ -41,6 +41,7 @@ class Trainer:
         batches: BatchStream,
         d_steps: int,
         dist: Distributed,
+        schedule: LinearDecay,
         simultaneous: bool = False,
         fast: FastPath | None = None,
     ) -> None:
@@ -52,6 +53,7 @@ class Trainer:
         self.batches = batches
         self.d_steps = d_steps
         self.dist = dist
+        self.schedule = schedule
         self.simultaneous = simultaneous
         self.fast = fast if fast is not None else FastPath("cpu")
         self.step = 0
@@ -138,6 +140,7 @@ class Trainer:
 
     def train_step(self) -> dict[str, Tensor]:
         """One step; returns detached scalars (the last D update's, and the G update's)."""
+        self.schedule.set_step(self.step)
         if self.simultaneous:
             stats = self._joint_update()
             self.step += 1
