@@ -53,11 +53,10 @@ smoke runs on a machine loaded with other work (load average about 5 on 2 cores)
 - fashion: 12 variants × 3 seeds at 3,000 steps. CPU s per step: baseline 0.10, + FM 0.12,
   + HA 0.12, + IN 0.13, + VBN 0.18, + MBD 0.19, MBD + VBN + LS + HA 0.25 (label smoothing costs
   nothing); two evaluations of 5,000 images per run add ~10 s: about 5 CPU hours.
-- ssl: per data set and seed, (b) 30,000 steps at ~0.15 CPU s per step (measured: MNIST seed 0,
-  4,514 CPU s, 88 min wall beside another run and other work; the longest runs) and (a) 3,000
-  steps at ~0.05 s (~150 s): about 8 CPU hours.
+- ssl: per data set and seed, (b) 36,000 steps at ~0.14-0.16 CPU s per step (about 90 min wall
+  beside another run; the longest runs) and (a) 3,000 steps at ~0.04 s (~130 s): about 9 CPU hours.
 
-In all about 15 CPU hours: 8 hours or more with `--jobs 2 --threads 1` on an otherwise idle 2-core
+In all about 16 CPU hours: 8 hours or more with `--jobs 2 --threads 1` on an otherwise idle 2-core
 machine, more when it is shared (with a load average of 4-5 the smoke runs' wall time was ~1.5×
 their CPU time). `--parts` splits the study; the runs log keeps every finished run between calls.
 """
@@ -298,9 +297,11 @@ def describe_net(net: NetConfig) -> str:
 def describe_budget(cfg: RunConfig) -> str:
     t, g_lr, d_lr = cfg.train, cfg.optim.g.lr, cfg.optim.d.lr
     lrs = f"{g_lr:g}" if g_lr == d_lr else f"G {g_lr:g} / D {d_lr:g}"
+    decay = "" if cfg.optim.decay_start is None else f" falling linearly to 0 from {cfg.optim.decay_start:g} of the run"
     return (
         f"G {describe_net(cfg.model.g)}, D {describe_net(cfg.model.d)}, {cfg.objective.name} loss, "
-        f"{cfg.optim.g.name} {lrs}, batch {t.batch_size}, {t.steps} steps" + (f", EMA of G {t.ema:g}" if t.ema else "")
+        f"{cfg.optim.g.name} {lrs}{decay}, batch {t.batch_size}, {t.steps} steps"
+        + (f", EMA of G {t.ema:g}" if t.ema else "")
     )
 
 
