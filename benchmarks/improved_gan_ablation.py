@@ -32,8 +32,8 @@ T`; on 2 cores `--jobs 2 --threads 1`), each in its own folder under a temporary
 `--out-dir`). Every finished run is appended to docs/results/improved_gan_runs.jsonl and a later
 invocation reuses the runs it holds (keyed by config fingerprint, the feature space for Fashion,
 and steps) instead of training them again; `--fresh` retrains. A full run (no `--steps`) rewrites
-the block "improved-gan-ablation" of docs/RESULTS.md after every finished cell, marked partial
-until the last; a smoke run with `--steps` writes nothing unless `--write` is given.
+the part's block "improved-gan-ablation-<part>" of docs/RESULTS.md after every finished cell,
+marked partial until the last (the other parts' blocks stay as they are); a smoke run with `--steps` writes nothing unless `--write` is given.
 
     python benchmarks/improved_gan_ablation.py --jobs 2 --threads 1            # the full study
     python benchmarks/improved_gan_ablation.py --steps 4 --seeds 0 --parts grid  # a smoke test
@@ -53,10 +53,10 @@ smoke runs on a machine loaded with other work (load average about 5 on 2 cores)
 - fashion: 12 variants × 3 seeds at 3,000 steps. CPU s per step: baseline 0.10, + FM 0.12,
   + HA 0.12, + IN 0.13, + VBN 0.18, + MBD 0.19, MBD + VBN + LS + HA 0.25 (label smoothing costs
   nothing); two evaluations of 5,000 images per run add ~10 s: about 5 CPU hours.
-- ssl: per data set and seed, (b) 36,000 steps at ~0.14-0.16 CPU s per step (about 90 min wall
-  beside another run; the longest runs) and (a) 3,000 steps at ~0.04 s (~130 s): about 9 CPU hours.
+- ssl: per data set and seed, (b) 30,000 steps at ~0.12-0.15 CPU s per step (about 75 min wall
+  beside another run; the longest runs) and (a) 3,000 steps at ~0.04 s (~130 s): about 7 CPU hours.
 
-In all about 16 CPU hours: 8 hours or more with `--jobs 2 --threads 1` on an otherwise idle 2-core
+In all about 14 CPU hours: 7 hours or more with `--jobs 2 --threads 1` on an otherwise idle 2-core
 machine, more when it is shared (with a load average of 4-5 the smoke runs' wall time was ~1.5×
 their CPU time). `--parts` splits the study; the runs log keeps every finished run between calls.
 """
@@ -305,17 +305,29 @@ def describe_budget(cfg: RunConfig) -> str:
     )
 
 
-def results_block(tables: list[str], budgets: dict[str, str], context: dict[str, str]) -> str:
+PART_TITLES = {
+    "fashion": "the ablation on Fashion-MNIST",
+    "grid": "the ablation on the 25-Gaussian grid",
+    "ssl": "semi-supervised learning with 100 labels",
+}
+
+
+def results_block(part: str, tables: list[str], budgets: dict[str, str], context: dict[str, str]) -> str:
     budget_lines = "".join(f"- {name}: {text}\n" for name, text in budgets.items())
     technique_lines = "".join(f"- {short}: {what}\n" for short, (what, _) in TECHNIQUES.items())
-    return (
-        "## The Improved-GAN ablation and semi-supervised learning (`benchmarks/improved_gan_ablation.py`)\n\n"
-        f"Made by `{context['command']}` on {context['date']}; machine: {context['machine']}. "
-        f"Status: {context['status']}.\n\n"
+    about = (
         "Salimans et al. 2016 in our setting: one run per seed, the final evaluation of each (no early "
         "stopping); medians over seeds. Every GAN row is unsupervised, so the paper's \"−L\" row is our "
-        "full combination. Techniques:\n\n"
-        f"{technique_lines}\nBudgets:\n\n{budget_lines}\n"
+        f"full combination. Techniques:\n\n{technique_lines}\n"
+        if part in GAN_PRESETS else
+        "Salimans et al. 2016, sec. 5, in our setting: one run per seed, the final evaluation of each (no "
+        "early stopping).\n\n"
+    )
+    return (
+        f"## Improved GAN: {PART_TITLES[part]} (`benchmarks/improved_gan_ablation.py --parts {part}`)\n\n"
+        f"Made by `{context['command']}` on {context['date']}; machine: {context['machine']}. "
+        f"Status: {context['status']}.\n\n"
+        f"{about}Budgets:\n\n{budget_lines}\n"
         + "\n".join(tables)
         + "\nTime: the in-process training call (run folder, training, the step-0 and final evaluations); "
         "CPU seconds are the process's own and barely change when other work shares the machine, wall "
@@ -428,12 +440,12 @@ def main() -> int:
     }
     load_start = os.getloadavg()[0]
     supervised_steps = args.steps or SUPERVISED_STEPS
-    budgets = {f"{p} (preset {GAN_PRESETS[p]})": describe_budget(gan_config(p, (), 0, args.steps, args.space))
+    budgets = {p: {f"preset {GAN_PRESETS[p]}": describe_budget(gan_config(p, (), 0, args.steps, args.space))}
                for p in args.parts if p in GAN_PRESETS}
     if "ssl" in args.parts:
-        for dataset, preset in SSL_PRESETS.items():
-            budgets[f"ssl {dataset}, (b) (preset {preset})"] = describe_budget(ssl_config(dataset, 0, args.steps))
-        budgets["ssl, (a)"] = f"(b)'s D net, D optimizer and batch size (100, drawn from the 100 labelled images), {supervised_steps} steps"
+        budgets["ssl"] = {f"{dataset}, (b) (preset {preset})": describe_budget(ssl_config(dataset, 0, args.steps))
+                          for dataset, preset in SSL_PRESETS.items()}
+        budgets["ssl"]["(a)"] = f"(b)'s D net, D optimizer and batch size (100, drawn from the 100 labelled images), {supervised_steps} steps"
     modes_total = len(make_source(gan_config("grid", (), 0, None, args.space).data).centres)
 
     with contextlib.ExitStack() as stack:
@@ -452,10 +464,11 @@ def main() -> int:
         done: dict[str, list[Cell]] = {part: [] for part in args.parts}
         for count, (part, finish) in enumerate(pending, 1):  # rows in order; later ones keep training meanwhile
             done[part].append(finish())
-            if write:
+            if write:  # each part has its own block, so a call with some parts keeps the others'
                 context["status"] = describe_status(count, len(pending), runner.reused)
                 context["load"] = describe_load(load_start)
-                write_block(BLOCK, results_block(tables(done, args.space, modes_total), budgets, context))
+                write_block(f"{BLOCK}-{part}", results_block(
+                    part, tables({part: done[part]}, args.space, modes_total), budgets[part], context))
     print()
     print("\n".join(tables(done, args.space, modes_total)), end="")
     if write:
