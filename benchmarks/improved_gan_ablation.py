@@ -462,10 +462,10 @@ def main() -> int:
                 seen: dict[frozenset[str], str] = {}
                 pending += [(part, submit_gan(runner, part, variant, seen, args)) for variant in VARIANTS]
         done: dict[str, list[Cell]] = {part: [] for part in args.parts}
-        for count, (part, finish) in enumerate(pending, 1):  # rows in order; later ones keep training meanwhile
+        for part, finish in pending:  # rows in order; later ones keep training meanwhile
             done[part].append(finish())
             if write:  # each part has its own block, so a call with some parts keeps the others'
-                context["status"] = describe_status(count, len(pending), runner.reused)
+                context["status"] = describe_status(len(done[part]), sum(p == part for p, _ in pending), runner.reused)
                 context["load"] = describe_load(load_start)
                 write_block(f"{BLOCK}-{part}", results_block(
                     part, tables({part: done[part]}, args.space, modes_total), budgets[part], context))

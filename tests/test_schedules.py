@@ -80,11 +80,11 @@ def test_linear_decay_holds_then_falls_to_zero_at_the_last_step():
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.4)
     decay = LinearDecay([opt], start=0.5, total=10)
     assert [decay.factor(s) for s in range(10)] == pytest.approx([1, 1, 1, 1, 1, 1.0, 0.8, 0.6, 0.4, 0.2])
-    assert decay.factor(10) == 0.0
+    assert decay.factor(10) == decay.factor(9)  # steps past the budget keep the last rate
     decay.set_step(8)
     assert opt.param_groups[0]["lr"] == pytest.approx(0.16)
-    constant = LinearDecay([opt], start=None, total=10)
-    assert {constant.factor(s) for s in range(10)} == {1.0}
+    constant = LinearDecay([opt], start=None, total=1)
+    assert {constant.factor(s) for s in range(10)} == {1.0}  # a benchmark may step past train.steps
 
 
 def test_trainer_steps_with_the_decayed_rates():

@@ -26,8 +26,9 @@ def make_optimizer(cfg: OptimizerConfig, params: Iterable[Tensor], fused: bool =
 
 
 class LinearDecay:
-    """Learning rates held at their configured values until `start` steps, then falling linearly to
-    zero at step `total` (the Improved-GAN and WGAN-GP codes' schedule).
+    """Learning rates held at their configured values until the fraction `start` of `total`
+    steps, then falling linearly toward zero at step `total`: the last update takes 1/(total − start)
+    of the rate (the Improved-GAN and WGAN-GP codes' schedule).
 
     A pure function of the step, so it needs no checkpoint state: a resumed run sets the same rates
     as an unbroken one. `start=None` keeps the rates constant.
@@ -36,14 +37,15 @@ class LinearDecay:
     def __init__(self, optimizers: Iterable[torch.optim.Optimizer], start: float | None, total: int) -> None:
         self.optimizers = list(optimizers)
         self.bases = [[group["lr"] for group in opt.param_groups] for opt in self.optimizers]
-        self.start = total if start is None else round(start * total)
+        self.start = None if start is None else int(start * total)  # < total, as start < 1
         self.total = total
 
     def factor(self, step: int) -> float:
-        """The multiple of the configured rates used by update `step` (counted from 0)."""
-        if step < self.start:
+        """The multiple of the configured rates used by update `step` (counted from 0); a step past
+        `total` (a benchmark's extra steps) keeps the last one's."""
+        if self.start is None or step < self.start:
             return 1.0
-        return max(self.total - step, 0) / (self.total - self.start)
+        return max(self.total - step, 1) / (self.total - self.start)
 
     def set_step(self, step: int) -> None:
         factor = self.factor(step)
