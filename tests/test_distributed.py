@@ -46,7 +46,7 @@ def test_two_ranks_match_one_process(tmp_path, args):
          "-m", "gankit", *args, "--out", double],
         env=_env(), capture_output=True, text=True, timeout=300,
     )
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 0, done.stderr[-8000:]  # room for the failing rank's own message
 
     a, b = checkpoint.load(single), checkpoint.load(double)
     assert a.step == b.step == 12
