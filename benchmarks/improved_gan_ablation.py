@@ -33,7 +33,8 @@ T`; on 2 cores `--jobs 2 --threads 1`), each in its own folder under a temporary
 invocation reuses the runs it holds (keyed by config fingerprint, the feature space for Fashion,
 and steps) instead of training them again; `--fresh` retrains. A full run (no `--steps`) rewrites
 the part's block "improved-gan-ablation-<part>" of docs/RESULTS.md after every finished cell,
-marked partial until the last (the other parts' blocks stay as they are); a smoke run with `--steps` writes nothing unless `--write` is given.
+marked partial until the last (the other parts' blocks stay as they are); a smoke run with
+`--steps` writes nothing unless `--write` is given.
 
     python benchmarks/improved_gan_ablation.py --jobs 2 --threads 1            # the full study
     python benchmarks/improved_gan_ablation.py --steps 4 --seeds 0 --parts grid  # a smoke test

@@ -76,7 +76,7 @@ def test_latent_priors():
     assert unit.min() >= 0 and unit.max() <= 1 and abs(float(symmetric.mean())) < 0.05
 
 
-def test_linear_decay_holds_then_falls_to_zero_at_the_last_step():
+def test_linear_decay_holds_then_falls_toward_zero_by_the_budget():
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.4)
     decay = LinearDecay([opt], start=0.5, total=10)
     assert [decay.factor(s) for s in range(10)] == pytest.approx([1, 1, 1, 1, 1, 1.0, 0.8, 0.6, 0.4, 0.2])
@@ -118,3 +118,19 @@ def test_decayed_run_resumes_exactly():
 def test_decay_start_must_lie_in_the_run():
     with pytest.raises(UserError, match="decay_start"):
         build_config(load_preset("toy-ring8"), ["optim.decay_start=1.0"])
+
+
+def test_the_supervised_baseline_follows_the_same_decay(monkeypatch):
+    """Baseline (a) of a semi-supervised run trains D with the run's own optimizer and schedule."""
+    import yaml
+
+    from gankit.train.supervised import train_supervised_only
+    from tests.test_technique_effects import SSL_DIGITS_20
+
+    steps_seen = []
+    original = LinearDecay.set_step
+    monkeypatch.setattr(LinearDecay, "set_step", lambda self, step: (steps_seen.append(self.factor(step)), original(self, step)))
+    raw = yaml.safe_load(SSL_DIGITS_20.format(seed=0))
+    raw["optim"]["decay_start"] = 0.5
+    train_supervised_only(build_config(raw), steps=4)
+    assert steps_seen == pytest.approx([1.0, 1.0, 1.0, 0.5])
