@@ -12,21 +12,41 @@ import torch
 from gankit.config import MinibatchConfig, build_config, load_preset
 from gankit.errors import UserError
 from gankit.nets.discriminator import MinibatchDiscrimination
+from gankit.nets.layers import initialise_from_data
 
 
 def test_minibatch_discrimination_matches_the_papers_sums():
     layer = MinibatchDiscrimination(in_features=2, kernels=2, dims=1)
     with torch.no_grad():
-        layer.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 2.0]]))  # M_i = (f_i0, 2 f_i1)
+        layer.weight.copy_(torch.tensor([[3.0, 0.0], [0.0, 0.5]]))  # directions (1, 0) and (0, 1)
+        layer.log_scale.copy_(torch.tensor([[0.0], [math.log(2.0)]]))  # M_i = (f_i0, 2 f_i1)
+        layer.bias.copy_(torch.tensor([0.5, -1.0]))
     f = torch.tensor([[0.0, 0.0], [1.0, 0.5], [3.0, 0.0]])
     out = layer(f)
     assert torch.equal(out[:, :2], f)  # the features pass through, o(f) is appended
-    # kernel 0 compares f_0 across the batch: |0-1|, |0-3|, |1-3|
-    expected_0 = [1 + math.exp(-1) + math.exp(-3), math.exp(-1) + 1 + math.exp(-2), math.exp(-3) + math.exp(-2) + 1]
+    # kernel 0 compares f_0 across the batch: |0-1|, |0-3|, |1-3|; each example's own term left out
+    expected_0 = [math.exp(-1) + math.exp(-3), math.exp(-1) + math.exp(-2), math.exp(-3) + math.exp(-2)]
     # kernel 1 compares 2·f_1: 0, 1, 0
-    expected_1 = [1 + math.exp(-1) + 1, math.exp(-1) + 1 + math.exp(-1), 1 + math.exp(-1) + 1]
-    assert torch.allclose(out[:, 2], torch.tensor(expected_0))
-    assert torch.allclose(out[:, 3], torch.tensor(expected_1))
+    expected_1 = [math.exp(-1) + 1, math.exp(-1) + math.exp(-1), 1 + math.exp(-1)]
+    assert torch.allclose(out[:, 2], torch.tensor(expected_0) + 0.5)
+    assert torch.allclose(out[:, 3], torch.tensor(expected_1) - 1.0)
+
+
+def test_minibatch_discrimination_data_init_puts_nearest_neighbours_at_two_and_centres_o():
+    """The paper's code's init: per kernel, the scale that makes the mean distance to the nearest
+    other example 2, and the bias that makes o's mean 0, on the init batch."""
+    layer = MinibatchDiscrimination(in_features=3, kernels=4, dims=2)
+    f = torch.randn(50, 3, generator=torch.Generator().manual_seed(0)) * 7.0
+    assert initialise_from_data(layer, lambda: f)
+    with torch.no_grad():
+        m = (f @ (layer.weight * (layer.log_scale.exp().flatten() / layer.weight.norm(dim=0)))).view(50, 4, 2)
+        l1 = (m.unsqueeze(1) - m.unsqueeze(0)).abs().sum(dim=-1)  # N×N×B, by brute force
+        nearest = (l1 + torch.eye(50).unsqueeze(-1) * 1e9).amin(dim=1).mean(dim=0)
+        o = layer(f)[:, 3:]
+    assert torch.allclose(nearest, torch.full((4,), 2.0), rtol=1e-4), nearest
+    assert torch.allclose(o.mean(dim=0), torch.zeros(4), atol=1e-5)
+    assert not layer.initialising  # once only: the next batch goes through unchanged
+    assert torch.equal(layer(f), layer(f))
 
 
 def _config(preset: str, *overrides: str):

@@ -16,26 +16,54 @@ import torch
 from torch import Tensor, nn
 
 from gankit.config import MinibatchConfig
-from gankit.nets.layers import WeightNormLinear
+from gankit.nets.layers import DataInitialised, WeightNormLinear
 
 
-class MinibatchDiscrimination(nn.Module):
-    """f (N×A) → [f, o(f)] (N×(A+B)), with M = f·T reshaped N×B×C for a tensor T ∈ R^{A×B×C},
-    c_b(i, j) = exp(−‖M_{i,b} − M_{j,b}‖₁) and o(f)_{i,b} = Σⱼ c_b(i, j), as the paper's eq. in sec. 3.2
-    (the sum runs over the whole batch, j = i included)."""
+class MinibatchDiscrimination(DataInitialised):
+    """f (N×A) → [f, o(f)] (N×(A+B)), Salimans et al. 2016, sec. 3.2: M = f·T reshaped N×B×C for a
+    tensor T ∈ R^{A×B×C}, c_b(i, j) = exp(−‖M_{i,b} − M_{j,b}‖₁) and o(f)_{i,b} = Σ_{j≠i} c_b(i, j) + β_b.
+
+    As in the paper's released code (openai/improved-gan, `MinibatchLayer`): each column of T is a
+    direction times a learnt scale exp(s_{b,c}), the sum leaves out j = i, and β is a learnt bias;
+    the data-dependent init sets, per kernel, the scale that puts each example's nearest neighbour
+    at an L1 distance of 2 on average, and β = −(the mean of the sum), so o starts centred.
+
+    Why the scales: with a raw T, the distances' scale is an accident of D's init and of its
+    features' size, so o may start near N − 1 (every other example counted as a neighbour) or near
+    0 (none) for every batch; the init puts it where D can tell a crowded batch from a spread one.
+    """
+
+    DIRECTION_STD = 0.05  # the paper's code: T's entries start N(0, 0.05²)
+    NEAREST_DISTANCE = 2.0
 
     def __init__(self, in_features: int, kernels: int, dims: int) -> None:
         super().__init__()
         self.kernels, self.dims = kernels, dims
-        # T, flattened to A×(B·C); named `weight` so `build_nets`' `init_weights` redraws it from the
-        # run's seeded generator. A layer built on its own still starts from valid numbers.
-        self.weight = nn.Parameter(torch.empty(in_features, kernels * dims))
-        nn.init.normal_(self.weight, 0.0, 0.05)
+        self.weight = nn.Parameter(torch.empty(in_features, kernels * dims))  # T's directions
+        self.log_scale = nn.Parameter(torch.zeros(kernels, dims))
+        self.bias = nn.Parameter(torch.zeros(kernels))
+        nn.init.normal_(self.weight, 0.0, self.DIRECTION_STD)
 
     def forward(self, f: Tensor) -> Tensor:
-        m = (f @ self.weight).view(-1, self.kernels, self.dims).transpose(0, 1)  # B×N×C
+        scale = self.log_scale.exp().flatten() / self.weight.norm(dim=0)
+        m = ((f @ self.weight) * scale).view(-1, self.kernels, self.dims).transpose(0, 1)  # B×N×C
         l1 = torch.cdist(m, m, p=1)  # B×N×N, without the N×N×B×C difference tensor
-        return torch.cat([f, torch.exp(-l1).sum(dim=2).T], dim=1)
+        if self.initialising:
+            l1 = self._initialise(l1)
+        # j = i adds exp(−0) = 1 exactly (and no gradient): taking it off leaves Σ_{j≠i}
+        o = torch.exp(-l1).sum(dim=2).T - 1 + self.bias
+        return torch.cat([f, o], dim=1)
+
+    @torch.no_grad()
+    def _initialise(self, l1: Tensor) -> Tensor:
+        """Rescale each kernel so the mean nearest-neighbour distance is NEAREST_DISTANCE, centre o."""
+        others = l1 + torch.diag(torch.full((l1.shape[1],), float("inf"), device=l1.device))
+        factor = self.NEAREST_DISTANCE / others.amin(dim=2).mean(dim=1).clamp_min(1e-6)  # B
+        self.log_scale.add_(factor.log().unsqueeze(1))
+        l1 = l1 * factor.view(-1, 1, 1)
+        self.bias.copy_(-(torch.exp(-l1).sum(dim=2) - 1).mean(dim=1))
+        self.initialising = False
+        return l1
 
 
 class HeadedDiscriminator(nn.Module):

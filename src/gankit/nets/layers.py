@@ -38,7 +38,16 @@ def activation(name: str) -> nn.Module:
     return {"relu": nn.ReLU(), "leaky_relu": nn.LeakyReLU(0.2), "tanh": nn.Tanh(), "softplus": nn.Softplus()}[name]
 
 
-class WeightNormLinear(nn.Module):
+class DataInitialised(nn.Module):
+    """A layer with a normalised direction `weight` (drawn N(0, DIRECTION_STD²)) and scales set from
+    data: `initialise_from_data` raises `initialising`, and the layer's next forward pass sets the
+    scales from its input batch and lowers it again."""
+
+    DIRECTION_STD = 0.1
+    initialising = False
+
+
+class WeightNormLinear(DataInitialised):
     """A linear layer with weight normalization (Salimans & Kingma 2016): unit j computes
     g_j · (v_j · x) / ‖v_j‖ + b_j, so the size of its weights is the scale g_j alone.
 
@@ -54,7 +63,6 @@ class WeightNormLinear(nn.Module):
 
     # v's entries start N(0, 0.1²), as in the paper's code. Only v's direction reaches the output,
     # but its length sets how far an Adam step turns it (about lr / (0.1·√fan_in) per step).
-    DIRECTION_STD = 0.1
 
     def __init__(self, in_features: int, out_features: int, learn_scale: bool = False) -> None:
         super().__init__()
@@ -67,7 +75,6 @@ class WeightNormLinear(nn.Module):
         else:
             self.register_buffer("scale", torch.ones(out_features))
         nn.init.normal_(self.weight, 0.0, self.DIRECTION_STD)
-        self.initialising = False
 
     def forward(self, x: Tensor) -> Tensor:
         # Scaling the outputs, not the weight matrix: the same function, with the elementwise work
@@ -90,10 +97,11 @@ class WeightNormLinear(nn.Module):
 
 @torch.no_grad()
 def initialise_from_data(net: nn.Module, draw_batch: Callable[[], Tensor]) -> bool:
-    """Data-dependent init of every `WeightNormLinear` in `net`, layer by layer, from one forward
-    pass of a batch from `draw_batch`, in eval mode (no dropout or noise: the same init on every
-    rank and every resume); False, with nothing drawn or run, when the net has none."""
-    layers = [m for m in net.modules() if isinstance(m, WeightNormLinear)]
+    """Data-dependent init of every `DataInitialised` layer in `net`, each on the inputs the layers
+    before it, already initialised, give it, from one forward pass of a batch from `draw_batch`, in
+    eval mode (no dropout or noise: the same init on every rank and every resume); False, with
+    nothing drawn or run, when the net has none."""
+    layers = [m for m in net.modules() if isinstance(m, DataInitialised)]
     if not layers:
         return False
     for layer in layers:
@@ -118,7 +126,7 @@ def init_weights(
         weight, bias = getattr(layer, "weight", None), getattr(layer, "bias", None)
         if not isinstance(weight, nn.Parameter):
             continue
-        if isinstance(layer, WeightNormLinear):  # its own init; g and b come from the data
+        if isinstance(layer, DataInitialised):  # only a direction: its scales come from the data
             with torch.no_grad():
                 weight.normal_(0.0, layer.DIRECTION_STD, generator=generator)
             continue
