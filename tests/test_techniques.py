@@ -113,6 +113,31 @@ def test_feature_matching_is_the_squared_distance_of_feature_means():
         FeatureMatching(d, "trunk.3", 1.0, True)
 
 
+def test_feature_matching_takes_both_means_from_the_d_that_g_trains_against():
+    """The real batch's features are read at G's update, from D after its step, not from the D
+    before it: here D's step triples its features between the two hooks."""
+
+    class ScaledFeatures(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.gain = nn.Parameter(torch.ones(()))
+
+        def features(self, x):
+            return self.gain * x
+
+        def forward(self, x):
+            return self.features(x).sum(dim=1)
+
+    d = ScaledFeatures()
+    real, fake = torch.tensor([[1.0, 0.0], [3.0, 2.0]]), torch.ones(2, 2)
+    fm = FeatureMatching(d, "features", weight=1.0, replace_g_loss=True)
+    fm.d_terms(_dctx(d, real, fake))
+    with torch.no_grad():
+        d.gain.fill_(3.0)  # D's optimizer step
+    # E f(real) = 3·(2, 1), E f(fake) = 3·(1, 1): 3² + 0²
+    assert fm.g_terms(GContext(d, fake, d(fake), 0))["loss"].item() == pytest.approx(9.0)
+
+
 def test_historical_averaging_penalises_the_distance_to_the_mean_of_past_parameters():
     g, d = nn.Linear(1, 1, bias=False), nn.Linear(1, 1, bias=False)
     with torch.no_grad():
@@ -222,7 +247,7 @@ def test_every_technique_together_trains_and_resumes_exactly(tmp_path, cli):
 
 # ------------------------------------------------------------------------------------ semi-supervised
 
-from gankit.techniques.semi_supervised import balanced_subset  # noqa: E402
+from gankit.techniques.semi_supervised import balanced_subset, labelled_batch  # noqa: E402
 
 
 def test_the_labelled_subset_is_balanced_and_seeded():
@@ -235,6 +260,17 @@ def test_the_labelled_subset_is_balanced_and_seeded():
         balanced_subset(labels, 45, seed=0)
     with pytest.raises(UserError, match="fewer than the 31 labels"):
         balanced_subset(labels, 310, seed=0)
+
+
+def test_labelled_batches_hold_every_label_once_before_any_twice():
+    uniforms = torch.rand(10, generator=torch.Generator().manual_seed(0))
+    one = labelled_batch(uniforms, 10)
+    assert sorted(one.tolist()) == list(range(10))  # the 100-of-100 batch of the paper: all, once
+    assert not torch.equal(one, torch.arange(10))  # shuffled by the draws
+    counts = torch.bincount(labelled_batch(uniforms, 25), minlength=10)
+    assert counts.min() == 2 and counts.max() == 3
+    assert sorted(labelled_batch(uniforms, 4).tolist()) == sorted(one[:4].tolist())  # no repeats
+    assert torch.equal(labelled_batch(uniforms, 10), one)  # the draws decide: resumable
 
 
 def test_the_k_plus_1_discriminator_puts_the_fake_class_logit_at_zero():

@@ -9,7 +9,7 @@ import torch
 from gankit.config import ModelConfig
 from gankit.data.toy import ring
 from gankit.nets import build_nets, fit_to_data
-from gankit.nets.layers import WeightNormLinear, initialise_from_data
+from gankit.nets.layers import GaussianNoise, WeightNormLinear, initialise_from_data
 
 
 def test_a_unit_is_its_scale_times_the_unit_direction_plus_its_bias():
@@ -42,6 +42,28 @@ def test_data_dependent_init_gives_every_unit_mean_0_and_variance_1_on_the_batch
     drawn = []
     assert not initialise_from_data(torch.nn.Linear(2, 2), lambda: drawn.append(1) or x[:, :2])
     assert drawn == []  # nothing to initialise: no batch drawn
+
+
+def test_data_dependent_init_keeps_the_noise_layers_on_with_a_seeded_draw():
+    """As the paper's code: the scales are set for the noisy inputs of training, so a noisy unit
+    has variance 1 under its noise (not without it); the noise comes from `noise_seed`, not from
+    the global generator, whose state the init leaves as it found it."""
+
+    def noisy_net() -> torch.nn.Module:
+        torch.manual_seed(0)
+        return torch.nn.Sequential(GaussianNoise(1.0), WeightNormLinear(5, 8), GaussianNoise(0.5), torch.nn.ReLU())
+
+    x = torch.randn(400, 5, generator=torch.Generator().manual_seed(1))
+    net, again = noisy_net(), noisy_net()
+    state = torch.get_rng_state()
+    initialise_from_data(net, lambda: x, noise_seed=7)
+    assert torch.equal(torch.get_rng_state(), state)
+    initialise_from_data(again, lambda: x, noise_seed=7)
+    assert torch.equal(net[1].scale, again[1].scale)  # the same init on every rank and every resume
+    layer = net[1]
+    clean = layer(x).std(dim=0, unbiased=False)
+    noisy = layer(x + torch.randn_like(x)).std(dim=0, unbiased=False)
+    assert torch.allclose(noisy.mean(), torch.tensor(1.0), atol=0.1) and clean.mean() < 0.85, (noisy, clean)
 
 
 def _ssl_model(**d) -> ModelConfig:

@@ -52,10 +52,10 @@ def build_nets(
 def fit_to_data(g: nn.Module, d: nn.Module, cfg: ModelConfig, source: DataSource, seed: int) -> None:
     """The init steps that look at data, after `build_nets`: G's output biases at the mean example
     (`output_bias: data-mean`) and the data-dependent init of weight-normalized layers, D's on real
-    examples and G's on latent codes. Seeded and run in eval mode (no dropout or noise), so every
-    rank and every resume builds the same nets."""
+    examples and G's on latent codes. Seeded (its Gaussian noise layers' draws too), so every rank
+    and every resume builds the same nets."""
     generator = torch.Generator().manual_seed(seed)
     if getattr(cfg.g, "output_bias", "zero") == "data-mean":
         g.start_at(source.sample(10_000, generator).mean(dim=0).cpu())
-    initialise_from_data(d, lambda: source.sample(DATA_INIT_BATCH, generator).cpu())
-    initialise_from_data(g, lambda: draw_latent(DATA_INIT_BATCH, cfg.z_dim, cfg.z_dist, generator))
+    initialise_from_data(d, lambda: source.sample(DATA_INIT_BATCH, generator).cpu(), noise_seed=seed)
+    initialise_from_data(g, lambda: draw_latent(DATA_INIT_BATCH, cfg.z_dim, cfg.z_dist, generator), noise_seed=seed)

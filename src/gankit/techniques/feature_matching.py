@@ -2,9 +2,10 @@
 activations of an intermediate layer of D. G no longer maximises D's output; it matches the
 statistics of real data in D's features, which keeps G from over-training on the current D.
 
-E f(x) is taken on the real batch of the latest D update (without gradient), E f(G(z)) on G's
-batch in the G update. Reading f needs one more D forward pass per update: with batch norm in D
-that pass also moves D's running statistics, which only matter in eval mode.
+Both means come from the D that G is trained against, the one after the latest D update, as in
+the paper's code: E f(x) on the real batch of that update (without gradient), E f(G(z)) on G's
+batch. Reading E f(x) costs one more D forward pass per G update: with batch norm in D that pass
+also moves D's running statistics, which only matter in eval mode.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ class FeatureMatching(Technique):
         self.layer = None if layer == "features" else _find_module(d, layer)
         self.weight = weight
         self.replaces_g_loss = replace_g_loss
-        self.real_mean: Tensor | None = None
+        self.real: Tensor | None = None
 
     def features(self, d: nn.Module, x: Tensor) -> Tensor:
         """f(x), flattened per example."""
@@ -38,13 +39,14 @@ class FeatureMatching(Technique):
         return captured[0].flatten(1)
 
     def d_terms(self, ctx: DContext) -> dict[str, Tensor]:
-        with torch.no_grad():
-            self.real_mean = self.features(ctx.d, ctx.real).float().mean(dim=0)
+        self.real = ctx.real.detach()
         return {}
 
     def g_terms(self, ctx: GContext) -> dict[str, Tensor]:
+        with torch.no_grad():
+            real_mean = self.features(ctx.d, self.real).float().mean(dim=0)
         fake_mean = self.features(ctx.d, ctx.fake).float().mean(dim=0)
-        return {"loss": self.weight * (self.real_mean - fake_mean).square().sum()}
+        return {"loss": self.weight * (real_mean - fake_mean).square().sum()}
 
 
 def _find_module(d: nn.Module, name: str) -> nn.Module:
