@@ -49,9 +49,9 @@ weights, for a smoke test (its numbers mean nothing).
 Expected cost on a 2-core CPU (`--jobs 2 --threads 1`), estimated from per-step timings of tiny
 smoke runs on a machine loaded with other work (load average about 5 on 2 cores), so rough:
 
-- grid: 8 distinct configurations × 3 seeds at 5,500 steps. About 0.011-0.013 CPU s per step
-  without minibatch discrimination (~1 min per run), 0.12-0.13 s with it (~11 min per run; the
-  paper's 100 × 5 would be ~2 s per step, see MBD_SIZE): about 2 CPU hours.
+- grid: 8 distinct configurations × 3 seeds at 5,500 steps. About 0.01 CPU s per step without
+  minibatch discrimination (~1 min per run), 0.08 s with it (~7 min per run; the paper's 100 × 5
+  would be ~0.5 s per step, see MBD_SIZE): about 1.5 CPU hours.
 - fashion: 12 variants × 3 seeds at 3,000 steps. CPU s per step: baseline 0.10, + FM 0.12,
   + HA 0.12, + IN 0.13, + VBN 0.18, + MBD 0.19, MBD + VBN + LS + HA 0.25 (label smoothing costs
   nothing); two evaluations of 5,000 images per run add ~10 s: about 5 CPU hours.
@@ -104,9 +104,10 @@ TARGET_MARGIN = 0.10
 HQ_TARGET = 0.9
 
 # Minibatch discrimination's (kernels, dims) per part: the paper's 100 × 5 on Fashion-MNIST; on
-# grid25 a tenth of the kernels, because gankit's layer builds an N×N×kernels×dims tensor, and at
-# grid25's batch of 256 the paper's size costs about 2 CPU s per step (3 h per 5,500-step run,
-# against 80 s without it), 10 × 5 about 0.12 s (11 min per run).
+# grid25 a tenth of the kernels, because the layer compares every pair in the batch, kernel by
+# kernel: at grid25's batch of 256 one pass through the layer and back takes 0.17 CPU s with the
+# paper's size and 0.02 s with 10 × 5 (a step makes three), so a 5,500-step run takes about 45 min
+# with 100 × 5 and 7 min with 10 × 5 (measured: 420 CPU s), against 50 s without the layer.
 MBD_SIZE = {"fashion": (100, 5), "grid": (10, 5)}
 # short name -> (what it is, its config override; {steps} is the preset's default budget and
 # {kernels}, {dims} the part's MBD_SIZE)
