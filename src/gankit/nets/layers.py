@@ -43,7 +43,7 @@ class DataInitialised(nn.Module):
     data: `initialise_from_data` raises `initialising`, and the layer's next forward pass sets the
     scales from its input batch and lowers it again."""
 
-    DIRECTION_STD = 0.1
+    DIRECTION_STD: float
     initialising = False
 
 
@@ -63,6 +63,7 @@ class WeightNormLinear(DataInitialised):
 
     # v's entries start N(0, 0.1²), as in the paper's code. Only v's direction reaches the output,
     # but its length sets how far an Adam step turns it (about lr / (0.1·√fan_in) per step).
+    DIRECTION_STD = 0.1
 
     def __init__(self, in_features: int, out_features: int, learn_scale: bool = False) -> None:
         super().__init__()
@@ -103,9 +104,9 @@ def initialise_from_data(net: nn.Module, draw_batch: Callable[[], Tensor], noise
 
     The pass runs in eval mode (no dropout, batch norm on its running statistics) except for the
     `GaussianNoise` layers, which stay on, as in the init pass of Salimans et al.'s code: the
-    scales are then set for the noisy inputs each layer sees in training. Fixed scales set without
-    the noise come out 1.3-1.6× larger per layer, and D's logits at init about 3× sharper (ssl-mnist-100), which
-    leaves the noise (the semi-supervised D's main regulariser) permanently weaker against its
+    scales are then set for the noisy inputs each layer sees in training. In ssl-mnist-100's D, fixed
+    scales set without the noise come out 1.3-1.6× larger per layer and the logits at init about 3×
+    sharper, which leaves the noise (that D's main regulariser) permanently weaker against its
     signal. The noise is drawn from a CPU generator seeded with `noise_seed` (the nets are on the
     CPU here), so every rank and every resume get the same init."""
     layers = [m for m in net.modules() if isinstance(m, DataInitialised)]
