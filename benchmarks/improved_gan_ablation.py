@@ -451,7 +451,7 @@ def main() -> int:
     if "ssl" in args.parts:
         budgets["ssl"] = {f"{dataset}, (b) (preset {preset})": describe_budget(ssl_config(dataset, 0, args.steps))
                           for dataset, preset in SSL_PRESETS.items()}
-        budgets["ssl"]["(a)"] = f"(b)'s D net, D optimizer and batch size (100, drawn from the 100 labelled images), {supervised_steps} steps"
+        budgets["ssl"]["(a)"] = f"(b)'s D net, D optimizer and batch size (100: the 100 labelled images, drawn without replacement), {supervised_steps} steps"
     modes_total = len(make_source(gan_config("grid", (), 0, None, args.space).data).centres)
 
     with contextlib.ExitStack() as stack:

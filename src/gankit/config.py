@@ -334,8 +334,8 @@ class OptimConfig(_Strict):
     """Both players' optimizers, and one learning-rate schedule for both.
 
     `decay_start`: the fraction of `train.steps` after which both learning rates fall linearly
-    toward zero at the end of the run, as the Improved-GAN code does over its last third (Salimans et al. 2016)
-    and WGAN-GP's code over the whole run; unset keeps them constant. The schedule follows
+    toward zero at the end of the run, as the Improved-GAN code does over its last third (Salimans
+    et al. 2016) and WGAN-GP's code over the whole run; unset keeps them constant. The schedule follows
     `train.steps`: a run resumed with another budget follows the new budget's schedule from the step
     it reached.
     """

@@ -3,7 +3,8 @@
 Salimans et al. 2016 claim the K+1-class GAN learns from the unlabelled images; the fair check is
 the same classifier, built and initialised exactly as the GAN run builds its D, trained on the
 cross-entropy of its K class logits over the same labelled subset, drawn into batches the same
-way (`labelled_batch`), with D's optimizer, batch size and noise layers, and tested on the same test set.
+way (`labelled_batch`), with D's optimizer, batch size and noise layers, and tested on the same
+test set.
 """
 
 from __future__ import annotations
