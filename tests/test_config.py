@@ -114,6 +114,11 @@ def test_objective_options_that_make_no_sense_are_refused():
     )
     assert "gp_weight applies only" in _error("toy-grid25", "objective.name=hinge", "objective.gp_weight=1")
     assert "D returns logits" in _error("toy-grid25", "model.d.output=sigmoid")
+    # Virtual batch norm's reference batch, set for a net without it, would be silently ignored.
+    assert "reference_batch applies to norm=virtual-batch only, not norm=batch" in _error(
+        "dcgan-fashion", "model.g.reference_batch=32"
+    )
+    assert "model.d" in _error("dcgan-fashion", "model.d.reference_batch=32")
 
 
 def test_malformed_override():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import yaml
 from PIL import Image
 
 from gankit.train import checkpoint
@@ -65,6 +66,19 @@ def test_resume_is_exact_with_batch_norm_and_ema(tmp_path, cli):
     a, b = checkpoint.load(straight), checkpoint.load(split)
     assert any("running_mean" in k for k in a.tensors)
     assert [k for k in a.tensors if not torch.equal(a.tensors[k], b.tensors[k])] == []
+
+
+def test_a_run_saved_with_an_inapplicable_reference_batch_still_resumes_and_samples(digits_run, cli, tmp_path):
+    """Before `reference_batch` was refused without virtual batch norm, every DCGAN net's saved
+    config held it (64); those run folders must still resume and sample."""
+    saved = yaml.safe_load((digits_run / "config.yaml").read_text())
+    assert saved["model"]["g"]["norm"] == "batch" and saved["model"]["g"]["reference_batch"] is None
+    saved["model"]["g"]["reference_batch"] = saved["model"]["d"]["reference_batch"] = 64
+    (digits_run / "config.yaml").write_text(yaml.safe_dump(saved))
+    code, _, err = cli("train", "--resume", digits_run, "--set", "train.steps=9")
+    assert code == 0, err
+    assert checkpoint.load(digits_run).step == 9
+    assert cli("sample", digits_run, "-n", 4, "--out", tmp_path / "four.png")[0] == 0
 
 
 def test_mnist_run_through_the_data_root_variable(tmp_path, cli, monkeypatch):

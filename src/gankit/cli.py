@@ -156,7 +156,7 @@ def _train(args: argparse.Namespace) -> int:
             raise UserError("--resume continues the run in RUN_DIR; it takes no --out or --overwrite")
         if not run.is_run(args.resume):
             raise UserError(f"{args.resume} is not a gankit run folder (no run.json and config.yaml)")
-        saved = cfgmod.load_yaml_file(args.resume / "config.yaml")
+        saved = cfgmod.load_saved_config(args.resume / "config.yaml")
         cfg = cfgmod.build_config(saved, args.set)
         before = cfgmod.build_config(saved)
         if cfg.fingerprint() != before.fingerprint():

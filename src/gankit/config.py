@@ -206,6 +206,7 @@ class MLPConfig(_Strict):
 
 
 NormName = Literal["batch", "layer", "none", "virtual-batch"]
+REFERENCE_BATCH = 64  # virtual batch norm's reference batch of z, unless set
 
 
 class MinibatchConfig(_Strict):
@@ -226,11 +227,22 @@ class DCGANConfig(_Strict):
     kind: Literal["dcgan"]
     width: int = Field(64, gt=0)
     norm: NormName = "batch"
-    reference_batch: int = Field(
-        64, ge=2, description="norm: virtual-batch only: size of the fixed reference batch of z"
+    reference_batch: int | None = Field(
+        None, ge=2, description=f"norm: virtual-batch only: size of the fixed reference batch of z; default {REFERENCE_BATCH}"
     )
     output: OutputName | None = Field(None, description="G's output; default tanh (D returns logits)")
     minibatch: MinibatchConfig | None = Field(None, description="D only: minibatch discrimination")
+
+    @model_validator(mode="after")
+    def _reference_batch_needs_virtual_batch_norm(self) -> "DCGANConfig":
+        if self.reference_batch is not None and self.norm != "virtual-batch":
+            raise ValueError(f"reference_batch applies to norm=virtual-batch only, not norm={self.norm}")
+        return self
+
+    @property
+    def reference_size(self) -> int:
+        """Virtual batch norm's reference batch: `reference_batch`, else `REFERENCE_BATCH`."""
+        return self.reference_batch or REFERENCE_BATCH
 
 
 class ResNetConfig(_Strict):
@@ -616,6 +628,17 @@ def load_yaml_file(path: Path) -> dict[str, Any]:
     return raw
 
 
+def load_saved_config(path: Path) -> dict[str, Any]:
+    """A run folder's config.yaml as any gankit version saved it. Saves made before
+    `reference_batch` was refused without virtual batch norm hold it (64) for every DCGAN net,
+    where it never applied: it is dropped there, so those runs still resume and sample."""
+    raw = load_yaml_file(path)
+    for net in (raw.get("model") or {}).values():
+        if isinstance(net, dict) and net.get("norm") != "virtual-batch":
+            net.pop("reference_batch", None)
+    return raw
+
+
 # ---------------------------------------------------------------------------------- overrides
 
 
@@ -667,10 +690,6 @@ def build_data_config(raw: dict[str, Any], overrides: list[str] = ()) -> DataCon
         return _DataOnly.model_validate(apply_overrides({"data": raw}, list(overrides))).data
     except ValidationError as exc:
         raise UserError(_describe(exc)) from None
-
-
-def config_from_run_file(path: Path) -> RunConfig:
-    return build_config(load_yaml_file(path))
 
 
 # ----------------------------------------------------------------------- error descriptions

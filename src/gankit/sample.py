@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gankit.config import RunConfig, build_config, load_yaml_file
+from gankit.config import RunConfig, build_config, load_saved_config
 from gankit.data import DataSource, ImageSource, make_source
 from gankit.errors import UserError
 from gankit.nets import build_nets
@@ -42,7 +42,7 @@ class RunGenerator:
 def load_run_generator(run_dir: Path, step: int | None = None) -> RunGenerator:
     if not is_run(run_dir):
         raise UserError(f"{run_dir} is not a gankit run folder (no run.json and config.yaml)")
-    cfg = build_config(load_yaml_file(run_dir / "config.yaml"))
+    cfg = build_config(load_saved_config(run_dir / "config.yaml"))
     ckpt = checkpoint.load(run_dir, step)
     source = make_source(cfg.data)
     g, _ = build_nets(cfg.model, source.shape, cfg.seed)

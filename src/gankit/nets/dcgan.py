@@ -65,7 +65,7 @@ class DCGANGenerator(nn.Module):
         self.net = nn.Sequential(*layers)
         self.vbn = [m for m in self.net if isinstance(m, VirtualBatchNorm2d)]
         if self.vbn:  # the fixed reference batch of virtual batch norm, drawn by `build_nets`
-            self.register_buffer("reference_z", torch.zeros(cfg.reference_batch, z_dim))
+            self.register_buffer("reference_z", torch.zeros(cfg.reference_size, z_dim))
 
     def forward(self, z: Tensor) -> Tensor:
         if self.vbn:  # the reference batch's statistics under the current weights, then the batch
