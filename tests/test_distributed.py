@@ -27,14 +27,25 @@ DIGITS_DCGAN = set_args(
 )
 
 
+# The K+1 GAN without its noise layers (each rank draws its own noise) and without feature
+# matching (each rank matches its own share's feature means): a batch of the 20 labels, 10 a rank.
+SSL_DIGITS = set_args(
+    "data.name=digits", "model.z_dim=8", "model.g.hidden=[16, 16]", "model.g.norm=none",
+    "model.d.hidden=[32, 16]", "model.d.input_noise=0", "model.d.hidden_noise=0",
+    "techniques.semi_supervised.labels=20", "techniques.feature_matching=null", "train.steps=12",
+    "train.batch_size=20", "log.every=4", "log.eval_every=6", "log.checkpoint_every=6",
+)
+
+
 @pytest.mark.parametrize(
     "args",
     [
         ["--preset", "toy-grid25", *tiny_args("train.ema=0.9")],
         ["--preset", "toy-grid25", *tiny_args("objective.name=wgan-gp")],
         ["--preset", "dcgan-fashion", *DIGITS_DCGAN, "--set", "train.ema=0.9"],
+        ["--preset", "ssl-mnist-100", *SSL_DIGITS],
     ],
-    ids=["ns-ema", "wgan-gp", "dcgan-digits"],
+    ids=["ns-ema", "wgan-gp", "dcgan-digits", "ssl-digits"],
 )
 def test_two_ranks_match_one_process(tmp_path, args):
     args = ["train", *args]

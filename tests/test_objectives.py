@@ -65,7 +65,7 @@ def test_optimal_discriminator_loss_is_log4_at_equilibrium():
 
 
 def _context(d: nn.Module, real: torch.Tensor, fake: torch.Tensor, eps: float) -> DContext:
-    return DContext(d, real, fake, d(real), d(fake), 0, lambda *shape: torch.full(shape, eps))
+    return DContext(d, real, fake, d(real), d(fake), 0, lambda *shape: torch.full(shape, eps), torch.randperm)
 
 
 def test_gradient_penalty_of_a_linear_critic():

@@ -92,7 +92,7 @@ class SquareFeatures(nn.Module):
 
 
 def _dctx(d, real, fake, real_out=None, fake_out=None):
-    return DContext(d, real, fake, real_out, fake_out, 0, torch.rand)
+    return DContext(d, real, fake, real_out, fake_out, 0, torch.rand, torch.randperm)
 
 
 def test_feature_matching_is_the_squared_distance_of_feature_means():
@@ -247,7 +247,8 @@ def test_every_technique_together_trains_and_resumes_exactly(tmp_path, cli):
 
 # ------------------------------------------------------------------------------------ semi-supervised
 
-from gankit.techniques.semi_supervised import balanced_subset, labelled_batch  # noqa: E402
+from gankit.techniques.semi_supervised import balanced_subset  # noqa: E402
+from gankit.train.batches import BatchStream, cycled_permutation  # noqa: E402
 
 
 def test_the_labelled_subset_is_balanced_and_seeded():
@@ -264,13 +265,26 @@ def test_the_labelled_subset_is_balanced_and_seeded():
 
 def test_labelled_batches_hold_every_label_once_before_any_twice():
     uniforms = torch.rand(10, generator=torch.Generator().manual_seed(0))
-    one = labelled_batch(uniforms, 10)
+    one = cycled_permutation(uniforms, 10)
     assert sorted(one.tolist()) == list(range(10))  # the 100-of-100 batch of the paper: all, once
     assert not torch.equal(one, torch.arange(10))  # shuffled by the draws
-    counts = torch.bincount(labelled_batch(uniforms, 25), minlength=10)
+    counts = torch.bincount(cycled_permutation(uniforms, 25), minlength=10)
     assert counts.min() == 2 and counts.max() == 3
-    assert sorted(labelled_batch(uniforms, 4).tolist()) == sorted(one[:4].tolist())  # no repeats
-    assert torch.equal(labelled_batch(uniforms, 10), one)  # the draws decide: resumable
+    assert sorted(cycled_permutation(uniforms, 4).tolist()) == sorted(one[:4].tolist())  # no repeats
+    assert torch.equal(cycled_permutation(uniforms, 10), one)  # the draws decide: resumable
+
+
+def test_the_ranks_labelled_batches_together_are_the_single_process_batch():
+    """Each rank takes its slice of one global draw: no label twice across ranks in a batch of L,
+    and the union is what one process would pick, step after step."""
+    stream = lambda rank, world: BatchStream(20, rank, world, 7, torch.device("cpu"), 2, "normal")  # noqa: E731
+    single, ranks = stream(0, 1), [stream(0, 2), stream(1, 2)]
+    for _ in range(3):
+        alone = single.pick(20)
+        shares = [r.pick(20) for r in ranks]
+        assert [len(s) for s in shares] == [10, 10]
+        assert torch.equal(torch.cat(shares), alone)
+        assert sorted(alone.tolist()) == list(range(20))
 
 
 def test_the_k_plus_1_discriminator_puts_the_fake_class_logit_at_zero():

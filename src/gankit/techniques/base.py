@@ -16,7 +16,8 @@ from torch import Tensor, nn
 
 @dataclass
 class DContext:
-    """What a D-step hook may look at. `draw(*shape)` gives per-example uniform noise for this rank."""
+    """What a D-step hook may look at. `draw(*shape)` gives per-example uniform noise for this rank;
+    `pick(n)` this rank's share of a global batch of indices into n items, without replacement."""
 
     d: nn.Module
     real: Tensor
@@ -25,6 +26,7 @@ class DContext:
     fake_out: Tensor
     step: int
     draw: Callable[..., Tensor]
+    pick: Callable[[int], Tensor]
 
 
 @dataclass

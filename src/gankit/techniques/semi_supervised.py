@@ -7,8 +7,11 @@ loss on unlabelled and generated images is the objective's log loss on that logi
 K class logits on a batch of the few labelled images. The paper pairs it with feature matching in G.
 
 The labelled subset is balanced (labels / K per class) and drawn once from its own seed; each D
-update draws a batch of it without replacement (`labelled_batch`) with the run's batch stream, so a
-resumed run draws the same batches.
+update draws a batch of it without replacement with the run's batch stream (`BatchStream.pick`), so
+a resumed run draws the same batches and the ranks of a distributed run share one draw. A batch of L
+from L labels holds every label once, K classes balanced, as the paper's code's labelled batches do
+(its batch of 100 is the 100 labels, shuffled); drawn with replacement, a batch of 100 from 100
+holds about 63 distinct labels and unbalanced classes.
 
 With `average`, the technique also keeps an exponential moving average of D's weights: the
 paper's code reports the test error of such an average (of decay 0.9999), which smooths out the
@@ -66,10 +69,7 @@ class SemiSupervised(Technique):
         self.average = average
 
     def d_terms(self, ctx: DContext) -> dict[str, Tensor]:
-        # One row of L draws per example of the global batch (the batch stream's shape); this
-        # process orders its labels by its first row: without replacement within each process.
-        order = ctx.draw(len(ctx.real), len(self.images))[0]
-        pick = labelled_batch(order, len(ctx.real)).to(self.images.device)
+        pick = ctx.pick(len(self.images)).to(self.images.device)
         logits = ctx.d.class_logits(self.source.to_pixels(self.images[pick]))
         return {"supervised": self.weight * F.cross_entropy(logits.float(), self.labels[pick])}
 
@@ -90,16 +90,6 @@ class SemiSupervised(Technique):
         if self.average is not None:
             errors["test_error_average"] = test_error(self.average.net, self.source, self.test_images, self.test_labels)
         return errors
-
-
-def labelled_batch(uniforms: Tensor, size: int) -> Tensor:
-    """`size` indices into the L labelled examples, drawn without replacement and, past L, cycling
-    through them again: a random permutation (the order of L `uniforms`) repeated. A batch of L
-    holds every label once, K classes balanced, as the paper's code's labelled batches do (its
-    batch of 100 is the 100 labels, shuffled); drawn with replacement, a batch of 100 from 100
-    holds about 63 distinct labels and unbalanced classes."""
-    order = uniforms.argsort()
-    return order.repeat(-(-size // len(order)))[:size]
 
 
 @torch.no_grad()

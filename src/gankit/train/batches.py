@@ -25,6 +25,14 @@ def draw_latent(n: int, z_dim: int, z_dist: str, generator: torch.Generator) -> 
     return torch.randn((n, z_dim), generator=generator)
 
 
+def cycled_permutation(uniforms: Tensor, size: int) -> Tensor:
+    """`size` indices into a pool of len(`uniforms`) items, drawn without replacement and, past the
+    pool's size, cycling through it again: the random order of the `uniforms`, repeated. A batch as
+    large as the pool holds every item once."""
+    order = uniforms.argsort()
+    return order.repeat(-(-size // len(order)))[:size]
+
+
 class BatchStream:
     def __init__(
         self,
@@ -60,6 +68,13 @@ class BatchStream:
     def uniform(self, *per_example_shape: int) -> Tensor:
         """U(0, 1) noise of shape (local batch, *per_example_shape[1:]) — the first entry is the batch."""
         full = torch.rand((self.global_batch, *per_example_shape[1:]), generator=self.generator)
+        return self._mine(full)
+
+    def pick(self, pool: int) -> Tensor:
+        """Indices into a pool of `pool` items for this rank's share of the global batch: one order
+        of the pool, drawn alike on every rank (`cycled_permutation`) and sliced like every other
+        draw, so the ranks' picks together are the single process's, without replacement."""
+        full = cycled_permutation(torch.rand(pool, generator=self.generator), self.global_batch)
         return self._mine(full)
 
     def get_state(self) -> Tensor:

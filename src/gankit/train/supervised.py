@@ -3,7 +3,7 @@
 Salimans et al. 2016 claim the K+1-class GAN learns from the unlabelled images; the fair check is
 the same classifier, built and initialised exactly as the GAN run builds its D, trained on the
 cross-entropy of its K class logits over the same labelled subset, drawn into batches the same
-way (`labelled_batch`), with D's optimizer, batch size and noise layers, and tested on the same
+way (`cycled_permutation`), with D's optimizer, batch size and noise layers, and tested on the same
 test set.
 """
 
@@ -23,9 +23,9 @@ from gankit.techniques.semi_supervised import (
     SemiSupervised,
     balanced_subset,
     class_count,
-    labelled_batch,
     semi_supervised_test_set,
 )
+from gankit.train.batches import cycled_permutation
 from gankit.train.optim import LinearDecay, make_optimizer
 
 
@@ -51,7 +51,7 @@ def train_supervised_only(cfg: RunConfig, steps: int) -> tuple[dict[str, float],
     loss = torch.zeros(())
     for step in range(steps):
         schedule.set_step(step)
-        pick = labelled_batch(torch.rand(len(classifier.images), generator=draws), cfg.train.batch_size)
+        pick = cycled_permutation(torch.rand(len(classifier.images), generator=draws), cfg.train.batch_size)
         loss = F.cross_entropy(d.class_logits(source.to_pixels(classifier.images[pick])), classifier.labels[pick])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
