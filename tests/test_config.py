@@ -118,7 +118,16 @@ def test_objective_options_that_make_no_sense_are_refused():
     assert "reference_batch applies to norm=virtual-batch only, not norm=batch" in _error(
         "dcgan-fashion", "model.g.reference_batch=32"
     )
-    assert "model.d" in _error("dcgan-fashion", "model.d.reference_batch=32")
+    assert "model.d: reference_batch applies to norm=virtual-batch only" in _error(
+        "dcgan-fashion", "model.d.reference_batch=32"
+    )
+
+
+def test_the_default_reference_batch_spelt_out_keeps_the_fingerprint():
+    """Runs saved when 64 was reference_batch's default hold it spelt out; they must hash (and so
+    resume) as before, while another size is another configuration."""
+    fingerprint = lambda *sets: build_config(load_preset("dcgan-fashion"), ["model.g.norm=virtual-batch", *sets]).fingerprint()  # noqa: E731
+    assert fingerprint("model.g.reference_batch=64") == fingerprint() != fingerprint("model.g.reference_batch=32")
 
 
 def test_malformed_override():

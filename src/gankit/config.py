@@ -235,14 +235,19 @@ class DCGANConfig(_Strict):
 
     @model_validator(mode="after")
     def _reference_batch_needs_virtual_batch_norm(self) -> "DCGANConfig":
+        """Refuse a reference batch that nothing would use. An explicit `REFERENCE_BATCH` is the
+        default spelt out and is kept as None: the fingerprint hashes only values that differ from
+        their defaults, so such configs, and runs saved when the default was 64, hash as before."""
         if self.reference_batch is not None and self.norm != "virtual-batch":
             raise ValueError(f"reference_batch applies to norm=virtual-batch only, not norm={self.norm}")
+        if self.reference_batch == REFERENCE_BATCH:
+            self.reference_batch = None
         return self
 
     @property
     def reference_size(self) -> int:
         """Virtual batch norm's reference batch: `reference_batch`, else `REFERENCE_BATCH`."""
-        return self.reference_batch or REFERENCE_BATCH
+        return REFERENCE_BATCH if self.reference_batch is None else self.reference_batch
 
 
 class ResNetConfig(_Strict):
@@ -633,7 +638,8 @@ def load_saved_config(path: Path) -> dict[str, Any]:
     `reference_batch` was refused without virtual batch norm hold it (64) for every DCGAN net,
     where it never applied: it is dropped there, so those runs still resume and sample."""
     raw = load_yaml_file(path)
-    for net in (raw.get("model") or {}).values():
+    model = raw.get("model")
+    for net in model.values() if isinstance(model, dict) else ():
         if isinstance(net, dict) and net.get("norm") != "virtual-batch":
             net.pop("reference_batch", None)
     return raw

@@ -17,7 +17,8 @@ from torch import Tensor, nn
 @dataclass
 class DContext:
     """What a D-step hook may look at. `draw(*shape)` gives per-example uniform noise for this rank;
-    `pick(n)` this rank's share of a global batch of indices into n items, without replacement."""
+    `pick(n)` this rank's share of a global batch of indices into n items, without replacement
+    up to n (cycling past it)."""
 
     d: nn.Module
     real: Tensor

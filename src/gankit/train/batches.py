@@ -72,8 +72,8 @@ class BatchStream:
 
     def pick(self, pool: int) -> Tensor:
         """Indices into a pool of `pool` items for this rank's share of the global batch: one order
-        of the pool, drawn alike on every rank (`cycled_permutation`) and sliced like every other
-        draw, so the ranks' picks together are the single process's, without replacement."""
+        of the pool, drawn alike on every rank, cycled past the pool's size (`cycled_permutation`)
+        and sliced like every other draw, so the ranks' picks together are the single process's."""
         full = cycled_permutation(torch.rand(pool, generator=self.generator), self.global_batch)
         return self._mine(full)
 
