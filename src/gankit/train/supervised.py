@@ -3,7 +3,7 @@
 Salimans et al. 2016 claim the K+1-class GAN learns from the unlabelled images; the fair check is
 the same classifier, built and initialised exactly as the GAN run builds its D, trained on the
 cross-entropy of its K class logits over the same labelled subset, drawn into batches the same
-way (`cycled_permutation`), with D's optimizer, batch size and noise layers, and tested on the same
+way (`BatchStream.pick`), with D's optimizer, batch size and noise layers, and tested on the same
 test set.
 """
 
@@ -25,7 +25,7 @@ from gankit.techniques.semi_supervised import (
     class_count,
     semi_supervised_test_set,
 )
-from gankit.train.batches import cycled_permutation
+from gankit.train.batches import BatchStream
 from gankit.train.optim import LinearDecay, make_optimizer
 
 
@@ -46,12 +46,14 @@ def train_supervised_only(cfg: RunConfig, steps: int) -> tuple[dict[str, float],
     )
     optimizer = make_optimizer(cfg.optim.d, d.parameters())
     schedule = LinearDecay([optimizer], cfg.optim.decay_start, steps)
-    draws = torch.Generator().manual_seed(cfg.seed + 1)
+    batches = BatchStream(
+        cfg.train.batch_size, 0, 1, cfg.seed + 1, source.images.device, cfg.model.z_dim, cfg.model.z_dist
+    )
     torch.manual_seed(cfg.seed + 2)  # the noise layers draw from the global generator
     loss = torch.zeros(())
     for step in range(steps):
         schedule.set_step(step)
-        pick = cycled_permutation(torch.rand(len(classifier.images), generator=draws), cfg.train.batch_size)
+        pick = batches.pick(len(classifier.images)).to(classifier.images.device)
         loss = F.cross_entropy(d.class_logits(source.to_pixels(classifier.images[pick])), classifier.labels[pick])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
