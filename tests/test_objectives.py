@@ -12,6 +12,7 @@ from gankit.config import ObjectiveConfig
 from gankit.objectives import OBJECTIVES, build_objective
 from gankit.objectives.penalties import GradientPenalty, WeightClipping
 from gankit.techniques.base import DContext
+from tests.contexts import d_context
 
 REAL = torch.tensor([2.0, -1.0])
 FAKE = torch.tensor([0.5, -3.0])
@@ -65,7 +66,7 @@ def test_optimal_discriminator_loss_is_log4_at_equilibrium():
 
 
 def _context(d: nn.Module, real: torch.Tensor, fake: torch.Tensor, eps: float) -> DContext:
-    return DContext(d, real, fake, d(real), d(fake), 0, lambda *shape: torch.full(shape, eps), torch.randperm)
+    return d_context(d, real, fake, d(real), d(fake), draw=lambda *shape: torch.full(shape, eps))
 
 
 def test_gradient_penalty_of_a_linear_critic():

@@ -16,7 +16,7 @@ from torch import nn
 from gankit.config import MLPConfig, MinibatchConfig, build_config, load_preset
 from gankit.nets.mlp import MLPDiscriminator, MLPGenerator
 from gankit.objectives.losses import OBJECTIVES
-from gankit.techniques.base import DContext, GContext
+from gankit.techniques.base import GContext
 from gankit.techniques.feature_matching import FeatureMatching
 from gankit.techniques.historical_averaging import HistoricalAveraging
 from gankit.techniques.instance_noise import InstanceNoise
@@ -24,6 +24,7 @@ from gankit.techniques.label_smoothing import OneSidedLabelSmoothing
 from gankit.train.distributed import Distributed
 from gankit.train.run import build_trainer
 from gankit.train.supervised import train_supervised_only
+from tests.contexts import d_context
 
 SEEDS = (0, 1, 2)
 BCE = OBJECTIVES["non-saturating"]
@@ -42,7 +43,7 @@ def _train_d(seed: int, real: torch.Tensor, fake, techniques=(), minibatch=None,
         for t in techniques:
             x, y = t.d_input(x, step), t.d_input(y, step)
         real_out, fake_out = d(x), d(y)
-        ctx = DContext(d, x, y, real_out, fake_out, step, torch.rand, torch.randperm)
+        ctx = d_context(d, x, y, real_out, fake_out, step)
         loss = BCE.d_loss(real_out, fake_out) + sum(sum(t.d_terms(ctx).values()) for t in techniques)
         opt.zero_grad()
         loss.backward()
@@ -111,7 +112,7 @@ def test_historical_averaging_damps_the_oscillation_of_a_bilinear_game(seed):
             g_loss, d_loss = value, -value
             if ha is not None:
                 g_loss = g_loss + ha.g_terms(None)["penalty"]
-                d_loss = d_loss + ha.d_terms(DContext(d, None, None, None, None, 0, torch.rand, torch.randperm))["penalty"]
+                d_loss = d_loss + ha.d_terms(d_context(d, None, None))["penalty"]
             g.weight.grad = torch.autograd.grad(g_loss, g.weight, retain_graph=True)[0]
             d.weight.grad = torch.autograd.grad(d_loss, d.weight)[0]
             opt_g.step(), opt_d.step()
@@ -149,7 +150,7 @@ def test_feature_matching_keeps_g_from_over_training_on_the_current_d(seed):
         for _ in range(500):
             fake = g(torch.randn(256, 2, generator=draws))
             if feature_matching:
-                fm.d_terms(DContext(d, real[torch.randint(len(real), (256,), generator=draws)], None, None, None, 0, torch.rand, torch.randperm))
+                fm.d_terms(d_context(d, real[torch.randint(len(real), (256,), generator=draws)], None))
                 loss = fm.g_terms(GContext(d, fake, None, 0))["loss"]
             else:
                 loss = BCE.g_loss(d(fake))

@@ -69,11 +69,12 @@ from torch import nn  # noqa: E402
 
 from gankit.nets.layers import VirtualBatchNorm2d  # noqa: E402
 from gankit.objectives.losses import OBJECTIVES  # noqa: E402
-from gankit.techniques.base import DContext, GContext  # noqa: E402
+from gankit.techniques.base import GContext  # noqa: E402
 from gankit.techniques.feature_matching import FeatureMatching  # noqa: E402
 from gankit.techniques.historical_averaging import HistoricalAveraging  # noqa: E402
 from gankit.techniques.instance_noise import InstanceNoise  # noqa: E402
 from gankit.techniques.label_smoothing import OneSidedLabelSmoothing  # noqa: E402
+from tests.contexts import d_context  # noqa: E402
 
 
 class SquareFeatures(nn.Module):
@@ -91,15 +92,11 @@ class SquareFeatures(nn.Module):
         return self.head(self.features(x)).squeeze(-1)
 
 
-def _dctx(d, real, fake, real_out=None, fake_out=None):
-    return DContext(d, real, fake, real_out, fake_out, 0, torch.rand, torch.randperm)
-
-
 def test_feature_matching_is_the_squared_distance_of_feature_means():
     d = SquareFeatures()
     real, fake = torch.tensor([[1.0, 2.0], [3.0, 0.0]]), torch.tensor([[0.0, 1.0], [2.0, 1.0]], requires_grad=True)
     fm = FeatureMatching(d, "features", weight=2.0, replace_g_loss=True)
-    assert fm.d_terms(_dctx(d, real, fake.detach())) == {}
+    assert fm.d_terms(d_context(d, real, fake.detach())) == {}
     loss = fm.g_terms(GContext(d, fake, d(fake), 0))["loss"]
     # E f(real) = (5, 2), E f(fake) = (2, 1): 2 · (3² + 1²)
     assert loss.item() == pytest.approx(20.0)
@@ -107,7 +104,7 @@ def test_feature_matching_is_the_squared_distance_of_feature_means():
     assert fake.grad is not None and fake.grad.abs().sum() > 0  # G gets the gradient
     # a named inner module: the Identity's output is x itself, E real = (2, 1), E fake = (1, 1)
     inner = FeatureMatching(d, "square", weight=1.0, replace_g_loss=True)
-    inner.d_terms(_dctx(d, real, fake.detach()))
+    inner.d_terms(d_context(d, real, fake.detach()))
     assert inner.g_terms(GContext(d, fake, d(fake), 0))["loss"].item() == pytest.approx(1.0)
     with pytest.raises(UserError, match="not a module of D; use features or one of: square, head"):
         FeatureMatching(d, "trunk.3", 1.0, True)
@@ -131,7 +128,7 @@ def test_feature_matching_takes_both_means_from_the_d_that_g_trains_against():
     d = ScaledFeatures()
     real, fake = torch.tensor([[1.0, 0.0], [3.0, 2.0]]), torch.ones(2, 2)
     fm = FeatureMatching(d, "features", weight=1.0, replace_g_loss=True)
-    fm.d_terms(_dctx(d, real, fake))
+    fm.d_terms(d_context(d, real, fake))
     with torch.no_grad():
         d.gain.fill_(3.0)  # D's optimizer step
     # E f(real) = 3·(2, 1), E f(fake) = 3·(1, 1): 3² + 0²
@@ -149,19 +146,19 @@ def test_historical_averaging_penalises_the_distance_to_the_mean_of_past_paramet
         ha.after_d_step(d, 0)
     with torch.no_grad():
         d.weight.fill_(10.0)
-    penalty = ha.d_terms(_dctx(d, None, None))["penalty"]
+    penalty = ha.d_terms(d_context(d, None, None))["penalty"]
     assert penalty.item() == pytest.approx(0.5 * (10.0 - 4.0) ** 2)
     # the state round-trips, so a resumed run keeps its averages
     again = HistoricalAveraging(g, d, weight=0.5)
     again.load_state_dict(ha.state_dict())
-    assert again.d_terms(_dctx(d, None, None))["penalty"].item() == pytest.approx(penalty.item())
+    assert again.d_terms(d_context(d, None, None))["penalty"].item() == pytest.approx(penalty.item())
 
 
 @pytest.mark.parametrize("objective", ["minimax", "non-saturating"])
 def test_label_smoothing_makes_the_real_targets_alpha(objective):
     real_out, fake_out = torch.tensor([2.0, -1.0, 0.5]), torch.tensor([-0.3, 1.2])
     smoothed = OBJECTIVES[objective].d_loss(real_out, fake_out) + OneSidedLabelSmoothing(0.9).d_terms(
-        _dctx(None, None, None, real_out, fake_out))["smoothing"]
+        d_context(None, None, None, real_out, fake_out))["smoothing"]
     expected = F.binary_cross_entropy_with_logits(real_out, torch.full((3,), 0.9)) + \
         F.binary_cross_entropy_with_logits(fake_out, torch.zeros(2))
     assert smoothed.item() == pytest.approx(expected.item(), rel=1e-6)
