@@ -196,6 +196,12 @@ def median(runs: list[Trained], key: str) -> float:
     return statistics.median(r.final[key] for r in runs)
 
 
+def median_and_range(runs: list[Trained], key: str) -> str:
+    """"median (min–max)" over seeds: whether two variants differ by more than the seeds do."""
+    values = [r.final[key] for r in runs]
+    return f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
+
+
 def timing(runs: list[Trained]) -> str:
     return f"{statistics.median(r.cpu_s for r in runs):.0f} | {statistics.median(r.wall_s for r in runs):.0f}"
 
@@ -211,8 +217,8 @@ class GanCell:
         if not runs:
             return f"| {v.name} | {self.techniques} | {v.paper} | — | — | 0 | — | — | — |"
         return (
-            f"| {v.name} | {self.techniques} | {v.paper} | {median(runs, 'fid'):.2f} | "
-            f"{median(runs, 'is'):.2f} | {len(runs)} | {sum(r.diverged for r in runs)} | {timing(runs)} |"
+            f"| {v.name} | {self.techniques} | {v.paper} | {median_and_range(runs, 'fid')} | "
+            f"{median_and_range(runs, 'is')} | {len(runs)} | {sum(r.diverged for r in runs)} | {timing(runs)} |"
         )
 
     def grid_row(self, modes_total: int) -> str:
@@ -258,7 +264,7 @@ TIME_HEAD = "CPU s per run | wall s per run"
 
 def fashion_table(cells: list[GanCell], space: str) -> str:
     head = (
-        f"| variant | techniques | the paper's row (Table 3) | FID (median) | IS (median) | seeds | diverged | {TIME_HEAD} |\n"
+        f"| variant | techniques | the paper's row (Table 3) | FID, median (min–max) | IS, median (min–max) | seeds | diverged | {TIME_HEAD} |\n"
         "|---|---|---|---|---|---|---|---|---|\n"
     )
     return (
