@@ -37,7 +37,7 @@ import torch
 from gankit.config import RunConfig
 from gankit.errors import TrainingDiverged
 from gankit.train.distributed import Distributed
-from gankit.train.run import create_run_dir, pick_device, train
+from gankit.train.run import pick_device, train
 from machine import device_name
 
 RunKey = tuple[str, int]  # (fingerprint, steps)
@@ -74,8 +74,7 @@ def train_run(cfg: RunConfig, preset: str, run_dir: Path) -> Trained:
     clock = Clock()
     try:
         with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
-            create_run_dir(run_dir, cfg, preset, overwrite=True)
-            train(cfg, run_dir, Distributed(), pick_device(cfg.train.device), resume=False)
+            train(cfg, run_dir, Distributed(), pick_device(cfg.train.device), False, preset, overwrite=True)
     except TrainingDiverged:
         diverged = True
     except Exception:

@@ -12,9 +12,10 @@ import time
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from gankit.train import checkpoint
-from tests.conftest import tiny_args
+from tests.conftest import set_args, tiny_args
 
 
 def test_train_writes_a_complete_run_folder(trained_run):
@@ -93,6 +94,29 @@ def test_existing_run_folder_is_never_overwritten(trained_run, cli):
     assert (trained_run / "metrics.jsonl").read_text() == before
     code, _, _ = cli("train", "--preset", "toy-ring8", "--out", trained_run, "--overwrite", *tiny_args())
     assert code == 0 and "ring" in (trained_run / "config.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        (["--preset", "dcgan-mnist", "--set", "data.root={missing}"], "not found in"),
+        (["--preset", "toy-grid25", *tiny_args("techniques.feature_matching.layer=nope")], "is not a module of D"),
+        (["--preset", "dcgan-fashion", *set_args("data.name=folder", "data.path={images}", "data.resolution=8",
+                                                 "techniques.semi_supervised.labels=10")], "needs a data set with labels"),
+    ],
+)
+def test_a_run_refused_while_it_is_built_leaves_the_folder_untouched(trained_run, tmp_path, cli, extra, expected):
+    """Errors found only once the data, nets and techniques load come before any write: the earlier
+    run survives --overwrite, and a new --out folder is not left behind half made."""
+    before = {p: p.read_bytes() for p in trained_run.rglob("*") if p.is_file()}
+    (tmp_path / "images").mkdir()
+    Image.new("L", (8, 8), 128).save(tmp_path / "images" / "grey.png")
+    extra = [a.format(missing=tmp_path / "missing", images=tmp_path / "images") for a in extra]
+    for out in (["--out", trained_run, "--overwrite"], ["--out", tmp_path / "new"]):
+        code, _, err = cli("train", *extra, *out)
+        assert code == 2 and expected in err and len(err.strip().splitlines()) == 1, err
+    assert {p: p.read_bytes() for p in trained_run.rglob("*") if p.is_file()} == before
+    assert not (tmp_path / "new").exists()
 
 
 @pytest.mark.parametrize(

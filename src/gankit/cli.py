@@ -176,14 +176,7 @@ def _train(args: argparse.Namespace) -> int:
     device = run.pick_device(cfg.train.device)
     dist = run.Distributed.from_environment(device)
     try:
-        if args.resume is None:
-            dist.barrier()  # every rank has checked the folder before rank 0 creates it
-            if dist.is_main:
-                run.create_run_dir(out, cfg, preset or None, args.overwrite)
-            dist.barrier()
-        elif dist.is_main:
-            cfgmod.save_config(cfg, out / "config.yaml")  # new steps or logging settings
-        summary = run.train(cfg, out, dist, device, resume=args.resume is not None)
+        summary = run.train(cfg, out, dist, device, args.resume is not None, preset or None, args.overwrite)
     finally:
         dist.close()
     if dist.is_main:
