@@ -74,6 +74,10 @@ from gankit.techniques.feature_matching import FeatureMatching  # noqa: E402
 from gankit.techniques.historical_averaging import HistoricalAveraging  # noqa: E402
 from gankit.techniques.instance_noise import InstanceNoise  # noqa: E402
 from gankit.techniques.label_smoothing import OneSidedLabelSmoothing  # noqa: E402
+from gankit.config import ModelConfig  # noqa: E402
+from gankit.nets import build_nets  # noqa: E402
+from gankit.train.distributed import Distributed  # noqa: E402
+from gankit.train.run import build_trainer  # noqa: E402
 from tests.contexts import d_context  # noqa: E402
 
 
@@ -90,6 +94,56 @@ class SquareFeatures(nn.Module):
 
     def forward(self, x):
         return self.head(self.features(x)).squeeze(-1)
+
+
+def test_historical_averaging_averages_ds_weights_after_clipping():
+    """WGAN's clipping acts before the average is updated: each D weight added to the mean lies
+    in [-clip, clip], however far outside it D's initial weights (the mean's first entry) start."""
+    cfg = build_config(load_preset("toy-grid25"), [
+        "objective.name=wgan", "objective.clip=0.01", "techniques.historical_averaging.weight=0.1",
+        "train.batch_size=16", "model.g.hidden=[8]", "model.d.hidden=[8]",
+    ])
+    trainer = build_trainer(cfg, Distributed(), torch.device("cpu"))
+    initial = [p.detach().clone() for p in trainer.d.parameters()]
+    assert max(p.abs().max() for p in initial) > 0.1
+    for _ in range(2):
+        trainer.train_step()
+    ha = trainer.techniques.find("historical_averaging")
+    added = ha.count["d"] - 1
+    assert added == 2 * cfg.train.d_steps
+    for first, mean in zip(initial, ha.average["d"]):
+        assert ((mean * ha.count["d"] - first).abs() <= added * 0.01 + 1e-6).all()
+
+
+def test_feature_matching_compares_both_batches_as_d_sees_them():
+    """With instance noise, G matches the features of noisy real data with those of noisy fakes:
+    the G step hands feature matching G's batch after D's input transform, as the D step does."""
+    cfg = build_config(load_preset("toy-grid25"), [
+        "techniques.feature_matching.layer=features", "techniques.instance_noise.std=100",
+        "techniques.instance_noise.anneal_steps=1000", "train.batch_size=64", "model.g.hidden=[8]", "model.d.hidden=[8]",
+    ])
+    trainer = build_trainer(cfg, Distributed(), torch.device("cpu"))
+    fm = trainer.techniques.find("feature_matching")
+    seen = []
+    original = fm.g_terms
+    fm.g_terms = lambda ctx: (seen.append(ctx.fake.detach()), original(ctx))[1]
+    trainer.train_step()
+    assert fm.real.std() > 50 and seen[0].std() > 50  # G's own samples and the grid lie within ±5
+
+
+def test_feature_matching_reads_the_named_layer_of_a_dcgan_d_not_the_activation_after_it():
+    d = build_nets(ModelConfig.model_validate({"g": {"kind": "dcgan"}, "d": {"kind": "dcgan"}}), (1, 28, 28), 0)[1]
+    x = torch.randn(8, 1, 28, 28)
+    matched = FeatureMatching(d, "trunk.0", weight=1.0, replace_g_loss=True).features(d, x)
+    direct = d.trunk[0](x).flatten(1)
+    assert (direct < 0).any() and torch.equal(matched, direct)
+
+
+@pytest.mark.parametrize("layer, expected", [("", "at least 1 character"), ("head", "is D's output"), ("nope", "not a module of D")])
+def test_feature_matching_needs_an_intermediate_layer_of_d(layer, expected):
+    with pytest.raises(UserError, match=expected):
+        cfg = build_config(load_preset("toy-grid25"), [f"techniques.feature_matching.layer={layer}"])
+        build_trainer(cfg, Distributed(), torch.device("cpu"))
 
 
 def test_feature_matching_is_the_squared_distance_of_feature_means():

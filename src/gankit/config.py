@@ -373,7 +373,7 @@ class FeatureMatchingConfig(_Strict):
     whole objective; false adds it to the objective's G loss with `weight`.
     """
 
-    layer: str = "features"
+    layer: str = Field("features", min_length=1)
     weight: float = Field(1.0, gt=0)
     replace_g_loss: bool = True
 

@@ -83,12 +83,14 @@ class DCGANDiscriminator(HeadedDiscriminator):
         channels, size = _square_shape(shape, "dcgan")
         start, doublings = pyramid(size, "dcgan")
         width = cfg.width
-        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        # Activations not in place: feature matching may read any layer's output (techniques.
+        # feature_matching.layer), which an in-place activation after it would overwrite.
+        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2)]
         for _ in range(doublings - 1):
             layers += [
                 nn.Conv2d(width, width * 2, 4, 2, 1, bias=cfg.norm == "none"),
                 norm2d(cfg.norm, width * 2),
-                nn.LeakyReLU(0.2, True),
+                nn.LeakyReLU(0.2),
             ]
             width *= 2
         self.trunk = nn.Sequential(*layers)

@@ -32,6 +32,9 @@ class DContext:
 
 @dataclass
 class GContext:
+    """What a G-step hook may look at: `fake` is G's batch as D sees it, after every `d_input`
+    transform, so it compares with `DContext.real` (instance noise reaches both)."""
+
     d: nn.Module
     fake: Tensor
     fake_out: Tensor

@@ -105,6 +105,8 @@ def build_trainer(
     dist.broadcast_parameters(d)
     objective, penalties = build_objective(cfg.objective)
     extras = [GeneratorEMA(g, cfg.train.ema)] if cfg.train.ema else []
+    # The objective's constraints act first after a step (weight clipping), so the techniques that
+    # keep averages of the weights (historical averaging, the EMA of G) see the weights D really has.
     batches = BatchStream(
         cfg.train.batch_size, dist.rank, dist.world_size, cfg.seed + 1, device,
         cfg.model.z_dim, cfg.model.z_dist,
@@ -114,7 +116,7 @@ def build_trainer(
     opt_d = make_optimizer(cfg.optim.d, d.parameters(), fast.fused)
     return Trainer(
         g, d, opt_g, opt_d,
-        objective, TechniqueSet(build_techniques(cfg, g, d, source) + penalties + extras), source, batches,
+        objective, TechniqueSet(penalties + build_techniques(cfg, g, d, source) + extras), source, batches,
         cfg.train.d_steps, dist, LinearDecay([opt_g, opt_d], cfg.optim.decay_start, cfg.train.steps),
         simultaneous=cfg.train.updates == "simultaneous", fast=fast,
     )

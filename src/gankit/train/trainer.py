@@ -68,7 +68,8 @@ class Trainer:
         return {"loss": self.objective.d_loss(real_out, fake_out), **self.techniques.d_terms(ctx)}
 
     def _g_terms(self, fake: Tensor, fake_out: Tensor) -> dict[str, Tensor]:
-        """G's loss terms: the objective's, unless a technique replaces it, and each technique's."""
+        """G's loss terms: the objective's, unless a technique replaces it, and each technique's.
+        `fake` is G's batch as D sees it, after `d_input`, like the real batch of the D step."""
         ctx = GContext(self.d, fake, fake_out, self.step)
         own = {} if self.techniques.replaces_g_loss else {"loss": self.objective.g_loss(fake_out)}
         return {**own, **self.techniques.g_terms(ctx)}
@@ -94,8 +95,8 @@ class Trainer:
 
     def _g_update(self) -> dict[str, Tensor]:
         with self.fast.autocast():
-            fake = self.g(self.batches.latent())
-            fake_out = self._judge(self.techniques.d_input(fake, self.step))
+            fake = self.techniques.d_input(self.g(self.batches.latent()), self.step)
+            fake_out = self._judge(fake)
             terms = self._g_terms(fake, fake_out)
         self._descend(self.opt_g, self.g, sum(terms.values()))
         self.techniques.after_g_step(self.g, self.step)
@@ -106,10 +107,9 @@ class Trainer:
         self.d.requires_grad_(True)
         with self.fast.autocast():
             real = self.techniques.d_input(self.batches.real(self.source), self.step)
-            fake = self.g(self.batches.latent())
-            fake_in = self.techniques.d_input(fake, self.step)
-            real_out, fake_out = self._judge(real), self._judge(fake_in)
-            d_terms = self._d_terms(real, fake_in.detach(), real_out, fake_out)
+            fake = self.techniques.d_input(self.g(self.batches.latent()), self.step)
+            real_out, fake_out = self._judge(real), self._judge(fake)
+            d_terms = self._d_terms(real, fake.detach(), real_out, fake_out)
             g_terms = self._g_terms(fake, fake_out)
         self._set_grads(self.d, sum(d_terms.values()), retain_graph=True)
         self._set_grads(self.g, sum(g_terms.values()))
