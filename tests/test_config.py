@@ -37,8 +37,11 @@ def test_every_preset_validates_with_every_objective():
             assert cfg.objective.name == objective
 
 
-def test_presets_required_by_the_issue_exist():
-    assert {"goodfellow-1d", "toy-ring8", "toy-grid25", "toy-swissroll"} <= set(preset_names())
+def test_presets_required_by_the_issues_exist():
+    assert {
+        "goodfellow-1d", "toy-ring8", "toy-grid25", "toy-swissroll",
+        "improved-gan-fashion", "ssl-mnist-100", "ssl-fashion-100",
+    } <= set(preset_names())
 
 
 def test_objective_recipes_fill_unset_optimizers():

@@ -193,15 +193,21 @@ def test_historical_averaging_penalises_the_distance_to_the_mean_of_past_paramet
     g, d = nn.Linear(1, 1, bias=False), nn.Linear(1, 1, bias=False)
     with torch.no_grad():
         d.weight.fill_(1.0)
+        g.weight.fill_(2.0)
     ha = HistoricalAveraging(g, d, weight=0.5)
     for value in (3.0, 8.0):  # two D updates: the past values are 1, 3, 8
         with torch.no_grad():
             d.weight.fill_(value)
         ha.after_d_step(d, 0)
     with torch.no_grad():
+        g.weight.fill_(4.0)
+    ha.after_g_step(g, 0)  # one G update: G's past values are 2, 4, its own mean
+    with torch.no_grad():
         d.weight.fill_(10.0)
+        g.weight.fill_(6.0)
     penalty = ha.d_terms(d_context(d, None, None))["penalty"]
     assert penalty.item() == pytest.approx(0.5 * (10.0 - 4.0) ** 2)
+    assert ha.g_terms(GContext(d, None, None, 0))["penalty"].item() == pytest.approx(0.5 * (6.0 - 3.0) ** 2)
     # the state round-trips, so a resumed run keeps its averages
     again = HistoricalAveraging(g, d, weight=0.5)
     again.load_state_dict(ha.state_dict())
@@ -298,8 +304,37 @@ def test_every_technique_together_trains_and_resumes_exactly(tmp_path, cli):
 
 # ------------------------------------------------------------------------------------ semi-supervised
 
-from gankit.techniques.semi_supervised import balanced_subset  # noqa: E402
+from gankit.data.images import ImageSource  # noqa: E402
+from gankit.techniques.base import DContext  # noqa: E402
+from gankit.techniques.semi_supervised import SemiSupervised, balanced_subset  # noqa: E402
 from gankit.train.batches import BatchStream, cycled_permutation  # noqa: E402
+
+
+class PixelLogits(nn.Module):
+    """A K+1 D stand-in whose class logits are its input pixels (times a scale of 1): logits the
+    test can write down."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(()))
+
+    def class_logits(self, x):
+        return self.scale * x.flatten(1)
+
+
+def test_the_supervised_term_is_the_weighted_cross_entropy_of_the_picked_labels():
+    # three 1×1×3 images in [0, 1]: their pixels are D's 3 class logits
+    images = torch.tensor([[0, 255, 0], [255, 0, 0], [0, 0, 255]], dtype=torch.uint8).view(3, 1, 1, 3)
+    source = ImageSource(images, torch.tensor([1, 2, 2]), (0.0, 1.0))
+    ssl = SemiSupervised(source, torch.tensor([0, 1, 2]), weight=2.0, test_images=images, test_labels=torch.tensor([1, 0, 0]))
+    ctx = DContext(PixelLogits(), None, None, None, None, 0, torch.rand, lambda pool: torch.tensor([2, 0, 1, 1]))
+    e = math.e
+    # picks 2, 0, 1, 1: logits (0,0,1) label 2, (0,1,0) label 1, (1,0,0) label 2 twice
+    right, wrong = -math.log(e / (e + 2)), -math.log(1 / (e + 2))
+    expected = 2.0 * (right + right + wrong + wrong) / 4
+    assert ssl.d_terms(ctx)["supervised"].item() == pytest.approx(expected)
+    # test error: the most likely classes are 1, 0, 2 against labels 1, 0, 0
+    assert ssl.test_errors(PixelLogits()) == {"test_error": pytest.approx(1 / 3)}
 
 
 def test_the_labelled_subset_is_balanced_and_seeded():

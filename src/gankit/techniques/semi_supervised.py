@@ -69,9 +69,13 @@ class SemiSupervised(Technique):
         self.average = average
 
     def d_terms(self, ctx: DContext) -> dict[str, Tensor]:
-        pick = ctx.pick(len(self.images)).to(self.images.device)
-        logits = ctx.d.class_logits(self.source.to_pixels(self.images[pick]))
-        return {"supervised": self.weight * F.cross_entropy(logits.float(), self.labels[pick])}
+        return {"supervised": self.weight * self.cross_entropy(ctx.d, ctx.pick(len(self.images)))}
+
+    def cross_entropy(self, d: nn.Module, pick: Tensor) -> Tensor:
+        """The cross-entropy of D's K class logits on the labelled images `pick` indexes."""
+        pick = pick.to(self.images.device)
+        logits = d.class_logits(self.source.to_pixels(self.images[pick]))
+        return F.cross_entropy(logits.float(), self.labels[pick])
 
     def after_d_step(self, d: nn.Module, step: int) -> None:
         if self.average is not None:

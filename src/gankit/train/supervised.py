@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
 from gankit.config import RunConfig
 from gankit.data import make_source
@@ -53,8 +52,7 @@ def train_supervised_only(cfg: RunConfig, steps: int) -> tuple[dict[str, float],
     loss = torch.zeros(())
     for step in range(steps):
         schedule.set_step(step)
-        pick = batches.pick(len(classifier.images)).to(classifier.images.device)
-        loss = F.cross_entropy(d.class_logits(source.to_pixels(classifier.images[pick])), classifier.labels[pick])
+        loss = classifier.cross_entropy(d, batches.pick(len(classifier.images)))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
