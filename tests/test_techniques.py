@@ -231,6 +231,12 @@ def test_label_smoothing_is_refused_without_a_log_loss():
         _config("dcgan-fashion", "techniques.semi_supervised={}", "objective.name=wgan")
 
 
+def test_semi_supervised_learning_is_refused_on_the_test_split_it_is_tested_on():
+    with pytest.raises(UserError, match="data.split=test would train on those images"):
+        _config("ssl-mnist-100", "data.split=test")
+    assert _config("ssl-mnist-100").data.split == "train"
+
+
 def test_instance_noise_is_annealed_to_zero():
     noise = InstanceNoise(std=0.2, anneal_steps=100)
     assert [noise.std_at(s) for s in (0, 50, 100, 150)] == pytest.approx([0.2, 0.1, 0.0, 0.0])

@@ -537,6 +537,11 @@ class RunConfig(_Strict):
                 )
         if self.techniques.semi_supervised is not None and not isinstance(self.data, _ImageData):
             raise ValueError(f"techniques.semi_supervised needs labelled images; data {self.data.name} is not images")
+        if self.techniques.semi_supervised is not None and getattr(self.data, "split", "train") == "test":
+            raise ValueError(
+                "techniques.semi_supervised reports its test error on the test split; "
+                "data.split=test would train on those images (use data.split=train)"
+            )
         return self
 
     @model_validator(mode="after")
