@@ -96,6 +96,13 @@ def test_existing_run_folder_is_never_overwritten(trained_run, cli):
     assert code == 0 and "ring" in (trained_run / "config.yaml").read_text()
 
 
+def test_overwrite_replaces_only_a_run_folder(tmp_path, cli):
+    (tmp_path / "thesis.tex").write_text("precious")
+    code, _, err = cli("train", "--out", tmp_path, "--overwrite", *tiny_args())
+    assert code == 2 and "is not a gankit run folder" in err
+    assert (tmp_path / "thesis.tex").read_text() == "precious"
+
+
 @pytest.mark.parametrize(
     "extra, expected",
     [
@@ -127,6 +134,7 @@ def test_a_run_refused_while_it_is_built_leaves_the_folder_untouched(trained_run
         (["train", "--set", "train.steps=-3"], "train.steps"),
         (["train", "--set", "objective.name=hinge", "--set", "objective.clip=0.1"], "objective.clip applies only"),
         (["train", "--config", "/nonexistent.yaml"], "config file not found"),
+        (["train", "--config", "/"], "config file / cannot be read"),
         (["train", "--bogus"], "unrecognized arguments: --bogus"),
         (["sample", "/nonexistent", "--out", "x.npy"], "not a gankit run folder"),
     ],

@@ -631,6 +631,8 @@ def load_yaml_file(path: Path) -> dict[str, Any]:
         raw = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise UserError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"config file {path} cannot be read: {_first_line(exc)}") from None
     except yaml.YAMLError as exc:
         raise UserError(f"config file {path} is not valid YAML: {_first_line(exc)}") from None
     if not isinstance(raw, dict):

@@ -54,8 +54,11 @@ def check_new_run_dir(out: Path, overwrite: bool) -> None:
     """Refuse to write into an existing, non-empty folder unless asked to replace it."""
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise UserError(f"run folder {out} already exists and is not empty (pass --overwrite to replace it)")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise UserError(f"run folder {out} already exists and is not empty (pass --overwrite to replace it)")
+        if not is_run(out):
+            raise UserError(f"--out {out} holds files but is not a gankit run folder; --overwrite replaces only runs")
 
 
 def create_run_dir(out: Path, cfg: RunConfig, preset: str | None, overwrite: bool) -> None:
