@@ -66,3 +66,20 @@ def test_resume_after_the_metrics_log_keeps_one_line_per_step(tmp_path, cli):
     steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()
              if json.loads(line)["kind"] == "train"]
     assert steps == sorted(set(steps)) and steps[-1] == 12
+
+
+def test_resume_skips_metrics_lines_gankit_did_not_write(trained_run, cli):
+    with (trained_run / "metrics.jsonl").open("a") as log:
+        log.write('{"kind": "eval"}\n[1, 2]\n')
+    code, out, err = cli("train", "--resume", trained_run, "--set", "train.steps=14")
+    assert code == 0 and "step 14" in out, err
+
+
+def test_a_resume_refused_on_corrupt_curves_leaves_the_run_as_it_was(tmp_path, cli):
+    run = tmp_path / "g1"
+    assert cli("train", "--preset", "goodfellow-1d", "--out", run, *tiny_args("model.z_dim=1", "log.eval_every=3"))[0] == 0
+    (run / "figure1.json").write_text("[{]")
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    code, _, err = cli("train", "--resume", run, "--set", "train.steps=15")
+    assert code == 2 and "figure1.json is corrupt" in err and len(err.strip().splitlines()) == 1
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before

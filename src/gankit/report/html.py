@@ -24,9 +24,11 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     rows = []
     for line in path.read_text().splitlines():
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except ValueError:  # a line cut short by a killed process
             continue
+        if isinstance(row, dict) and isinstance(row.get("kind"), str) and isinstance(row.get("step"), int):
+            rows.append(row)  # anything else is not a line gankit wrote: skipped like a cut one
     return rows
 
 

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from gankit.data import DataSource, GaussianMixture, ImageSource
+from gankit.errors import UserError
 from gankit.metrics.evaluator import Evaluator
 from gankit.metrics.modes import mode_coverage
 from gankit.report import plots, spread_evenly
@@ -98,8 +99,11 @@ class Figure1Probe:
         self.to_unit = to_unit
         self.json_path = run_dir / "figure1.json"
         self.png_path = run_dir / "figure1.png"
-        old = json.loads(self.json_path.read_text()) if self.json_path.exists() else []
-        self.snapshots = [s for s in old if s["step"] <= resume_step]
+        try:
+            old = json.loads(self.json_path.read_text()) if self.json_path.exists() else []
+            self.snapshots = [s for s in old if s["step"] <= resume_step]
+        except (ValueError, TypeError, KeyError):
+            raise UserError(f"{self.json_path} is corrupt (not the snapshots gankit saved)") from None
 
     @torch.no_grad()
     def evaluate(self, step: int, fake: Tensor, d: nn.Module) -> ProbeResult:

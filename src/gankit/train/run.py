@@ -179,28 +179,29 @@ def train(
 ) -> str:
     """Train until `cfg.train.steps`; returns a one-line summary. Raises TrainingDiverged.
 
-    A new run's folder is created (replacing the old one with `overwrite`) and a resumed run's
-    config rewritten only once the data, nets, techniques, metrics and checkpoint it names have
-    loaded: a refused config leaves the folder, and the user's earlier results in it, untouched."""
+    A new run's folder is created (replacing the old one with `overwrite`), and a resumed run's
+    config and metrics log rewritten, only once the data, nets, techniques, metrics, checkpoint and
+    saved curves it names have loaded: a refused run leaves the folder, and the user's earlier
+    results in it, untouched."""
     trainer = build_trainer(cfg, dist, device)
     evaluator = build_run_evaluator(cfg, trainer.source, device) if dist.is_main else None
     if resume:
         restore(trainer, run_dir, cfg)
-        if dist.is_main:
-            save_config(cfg, run_dir / "config.yaml")  # new steps or logging settings
-            _forget_after(run_dir, trainer.step)
     else:
         dist.barrier()  # every rank has built its run before rank 0 creates the folder
         if dist.is_main:
             create_run_dir(run_dir, cfg, preset, overwrite)
     dist.barrier()
-    history = [r for r in read_metrics(run_dir) if r["kind"] == "eval"]
+    history = [r for r in read_metrics(run_dir) if r["kind"] == "eval" and r["step"] <= trainer.step]
     probes = build_probes(
         trainer.source, run_dir, cfg.seed, cfg.log.collapse_drop, history,
         to_unit=torch.sigmoid if trainer.objective.outputs_probability else _min_max, resume_step=trainer.step,
         samples=cfg.log.eval_samples, evaluator=evaluator,
         metric_samples=cfg.log.metrics_samples, semi_supervised=trainer.techniques.find("semi_supervised"),
     ) if dist.is_main else []
+    if resume and dist.is_main:
+        save_config(cfg, run_dir / "config.yaml")  # new steps or logging settings
+        _forget_after(run_dir, trainer.step)
     best = BestCheckpoint(run_dir, cfg.log.best, history)
     log = RunLogger(run_dir, cfg.train.steps, trainer.step, enabled=dist.is_main)
     sums: dict[str, Tensor] = {}
