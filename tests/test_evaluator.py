@@ -132,6 +132,13 @@ def test_eval_of_a_run_prints_a_table_and_merges_its_json(tmp_path, cli, monkeyp
     assert cli("eval", run, "--features", "digits", "--metrics", "is", "-n", 300, "--reference-n", 300)[0] == 0
     merged = json.loads(written.read_text())["metrics"]
     assert merged["fid"] == record["metrics"]["fid"] and "is" in merged
+    # an --out that is not an evaluation is refused before anything is computed or written
+    (tmp_path / "notes.json").write_text("my notes")
+    (tmp_path / "keep.png").write_text("keep me")
+    code, _, err = cli("eval", run, "--features", "digits", "--metrics", "fid", "-n", 300, "--reference-n", 300,
+                       "--out", tmp_path / "notes.json", "--neighbours", tmp_path / "keep.png")
+    assert code == 2 and "is not a gankit evaluation" in err
+    assert (tmp_path / "notes.json").read_text() == "my notes" and (tmp_path / "keep.png").read_text() == "keep me"
 
 
 @pytest.mark.parametrize(

@@ -76,6 +76,11 @@ def run_eval(req: EvalRequest) -> dict[str, Any]:
     evaluator = build_evaluator(reference, metrics, req.space, device, req.inception_weights, req.cache,
                                 req.reference_n, with_features=req.neighbours is not None)
 
+    out = req.out
+    if out is None and run is not None:
+        out = req.source / "evals" / f"step-{run.step:08d}-{evaluator.feature_space or 'pixels'}.json"
+    earlier = _earlier_evaluation(out, reference.name, evaluator.feature_space) if out is not None else {}
+
     started = time.perf_counter()
     values = evaluator(fake)
     if req.neighbours is not None:  # searched among the same reference images the metrics used
@@ -92,30 +97,26 @@ def run_eval(req: EvalRequest) -> dict[str, Any]:
         "seconds": round(time.perf_counter() - started, 2),
         "metrics": values,
     }
-    out = req.out
-    if out is None and run is not None:
-        out = req.source / "evals" / f"step-{run.step:08d}-{evaluator.feature_space or 'pixels'}.json"
     if out is not None:
-        _write_merged(out, record)
+        merged = {**earlier, **record, "metrics": {**earlier.get("metrics", {}), **record["metrics"]}}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out, json.dumps(merged, indent=2) + "\n")
         record["written"] = str(out)
     return record
 
 
-def _write_merged(path: Path, record: dict[str, Any]) -> None:
-    """Write `record`, keeping the metrics an earlier evaluation wrote there that this one did not redo."""
-    earlier: dict[str, Any] = {}
-    if path.exists():
-        try:
-            earlier = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            raise UserError(f"{path} exists and is not a gankit evaluation (remove it or pass another --out)") from None
-        if not isinstance(earlier, dict) or {k: earlier.get(k) for k in ("against", "feature_space")} != {
-            k: record[k] for k in ("against", "feature_space")
-        }:
-            raise UserError(f"{path} holds an evaluation against other data or in another feature space; pass another --out")
-    merged = {**earlier, **record, "metrics": {**earlier.get("metrics", {}), **record["metrics"]}}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(merged, indent=2) + "\n")
+def _earlier_evaluation(path: Path, against: str, feature_space: str | None) -> dict[str, Any]:
+    """The evaluation already at `path`, whose metrics this one keeps where it does not redo them;
+    checked before anything is computed or written, so a refused --out costs nothing."""
+    if not path.exists():
+        return {}
+    try:
+        earlier = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        raise UserError(f"{path} exists and is not a gankit evaluation (remove it or pass another --out)") from None
+    if not isinstance(earlier, dict) or (earlier.get("against"), earlier.get("feature_space")) != (against, feature_space):
+        raise UserError(f"{path} holds an evaluation against other data or in another feature space; pass another --out")
+    return earlier
 
 
 def format_table(record: dict[str, Any]) -> str:
