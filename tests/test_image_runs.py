@@ -56,6 +56,22 @@ def test_sample_writes_a_grid_a_folder_and_an_array(digits_run, tmp_path, cli):
     assert np.array_equal(np.asarray(Image.open(files[0])), expected)
     code, _, err = cli("sample", digits_run, "-n", 5, "--out", tmp_path / "x.csv")
     assert code == 2 and ".csv holds points" in err
+    # --overwrite replaces a folder of samples with a new one, and nothing else
+    assert cli("sample", digits_run, "-n", 3, "--out", tmp_path / "each", "--overwrite")[0] == 0
+    assert len(list((tmp_path / "each").iterdir())) == 3 and not list(tmp_path.glob(".each*"))
+    (tmp_path / "d.npy").mkdir()
+    (tmp_path / "plain").write_text("x")
+    refused = {
+        tmp_path / "d.npy": "is a folder; a .npy file cannot replace it",
+        tmp_path / "plain": "is a file; a folder of images cannot replace it",
+        tmp_path / "plain" / "sub": "is not a folder",
+        digits_run: "would replace the run",
+        digits_run.parent: "would replace the run",
+    }
+    for out, message in refused.items():
+        code, _, err = cli("sample", digits_run, "-n", 3, "--out", out, "--overwrite")
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (out, err)
+    assert (tmp_path / "plain").read_text() == "x" and (digits_run / "run.json").exists()
 
 
 def test_resume_is_exact_with_batch_norm_and_ema(tmp_path, cli):

@@ -60,6 +60,13 @@ def sample_run(run_dir: Path, n: int, out: Path, step: int | None, seed: int, ov
         raise UserError(f"--out {out}: unknown format {out.suffix}; use one of {', '.join(FORMATS)}, or a folder name")
     if out.exists() and not overwrite and not (out.is_dir() and not any(out.iterdir())):
         raise UserError(f"{out} already exists (pass --overwrite to replace it)")
+    if out.parent.exists() and not out.parent.is_dir():
+        raise UserError(f"--out {out}: {out.parent} is not a folder")
+    if out.exists() and out.is_dir() != (not out.suffix):
+        kind, wanted = ("a folder", f"a {out.suffix} file") if out.is_dir() else ("a file", "a folder of images")
+        raise UserError(f"--out {out} is {kind}; {wanted} cannot replace it")
+    if out.resolve() in (run_dir.resolve(), *run_dir.resolve().parents):
+        raise UserError(f"--out {out} would replace the run {run_dir} itself; pass another --out")
     run = load_run_generator(run_dir, step)
     samples = run.generate(n, seed)
     title = f"{run_dir.name}, step {run.step}, {n} samples"
@@ -91,9 +98,14 @@ def _write_images(out: Path, samples: torch.Tensor, source: ImageSource) -> None
         staging.mkdir(parents=True)
         for i, image in enumerate(source.to_uint8(samples).numpy()):
             plots.single_image(staging / f"{i:06d}.png", image)
-        if out.is_dir():
-            shutil.rmtree(out)  # only reached with --overwrite or when empty
-        staging.rename(out)
+        if out.is_dir():  # only reached with --overwrite or when empty: moved aside until the swap is done
+            replaced = out.with_name(f".{out.name}.old")
+            shutil.rmtree(replaced, ignore_errors=True)
+            out.rename(replaced)
+            staging.rename(out)
+            shutil.rmtree(replaced)
+        else:
+            staging.rename(out)
 
 
 def _write_points(out: Path, samples: np.ndarray, source: DataSource, title: str) -> None:
