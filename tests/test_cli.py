@@ -135,6 +135,7 @@ def test_a_run_refused_while_it_is_built_leaves_the_folder_untouched(trained_run
         (["train", "--set", "objective.name=hinge", "--set", "objective.clip=0.1"], "objective.clip applies only"),
         (["train", "--config", "/nonexistent.yaml"], "config file not found"),
         (["train", "--config", "/"], "config file / cannot be read"),
+        (["train", "--out", "/dev/null/run"], "/dev/null/run: Not a directory"),
         (["train", "--bogus"], "unrecognized arguments: --bogus"),
         (["sample", "/nonexistent", "--out", "x.npy"], "not a gankit run folder"),
     ],

@@ -136,6 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"gankit: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except OSError as exc:  # a path the user gave that the file system refuses: under a file, no permission, ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"gankit: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
     except TrainingDiverged as exc:
         print(f"gankit: {exc}", file=sys.stderr)
         return EXIT_DIVERGED
