@@ -42,10 +42,15 @@ def test_resume_refuses_to_change_the_training_math(trained_run, cli):
     code, _, err = cli("train", "--resume", trained_run, "--set", "model.g.hidden=[32]")
     assert code == 2
     assert "only train.steps, train.device and log.* may change" in err and "model.g.hidden" in err
+    config = (trained_run / "config.yaml").read_text()
+    code, _, err = cli("train", "--resume", trained_run, "--set", "train.steps=6")
+    assert code == 2 and "train.steps=6 is below the step 12" in err
+    assert (trained_run / "config.yaml").read_text() == config
 
 
 def test_resume_of_a_finished_run_trains_nothing(trained_run, cli):
     before = checkpoint.load(trained_run)
+    (trained_run / "run.json").write_text("{damaged")  # only the report's heading reads it
     code, out, _ = cli("train", "--resume", trained_run)
     assert code == 0 and "step 12" in out
     after = checkpoint.load(trained_run)

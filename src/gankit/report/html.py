@@ -40,7 +40,11 @@ def write_report(run_dir: Path, status: str) -> Path:
     events = [r for r in rows if r["kind"] == "event"]
     if train:
         plots.curves(run_dir / "curves.png", train, evals, events)
-    info = json.loads((run_dir / "run.json").read_text())
+    try:  # the heading's preset and description only: a damaged run.json must not fail a finished run
+        info = json.loads((run_dir / "run.json").read_text())
+    except (OSError, ValueError):
+        info = {}
+    info = info if isinstance(info, dict) else {}
     config = (run_dir / "config.yaml").read_text()
 
     parts = [

@@ -187,6 +187,8 @@ def train(
     evaluator = build_run_evaluator(cfg, trainer.source, device) if dist.is_main else None
     if resume:
         restore(trainer, run_dir, cfg)
+        if cfg.train.steps < trainer.step:
+            raise UserError(f"train.steps={cfg.train.steps} is below the step {trainer.step} the run resumes from")
     else:
         dist.barrier()  # every rank has built its run before rank 0 creates the folder
         if dist.is_main:
