@@ -111,7 +111,7 @@ class Study:
 
 def open_study(path: Path, request: StudyRequest) -> Study:
     """Resume the study in `path` (checking the request agrees with it), or make it there."""
-    path = Path(path)
+    path = Path(path).resolve()  # a name to stage the new study beside, even for `.`
     if (path / MANIFEST).is_file():
         study = load_study(path)
         _check_matches(study, request)
