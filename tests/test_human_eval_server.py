@@ -174,6 +174,18 @@ def test_hype_time_tells_every_answer_right_or_wrong(served):
     assert all("truth" in reply for reply in _first_replies(client, 4))  # 2 practice, then scored ones
 
 
+def test_a_study_made_in_the_current_empty_folder_fills_it_in_place(tmp_path, folders, monkeypatch):
+    real, fake = folders
+    here = tmp_path / "here"
+    here.mkdir()
+    inode = here.stat().st_ino
+    monkeypatch.chdir(here)
+    study = open_study(Path("."), StudyRequest(real=str(real), fakes=[str(fake)], protocol="hype-time",
+                                               trials=8, practice=2, attention=2))
+    assert study.path == here and here.stat().st_ino == inode  # the same folder, not a replacement
+    assert (here / "images").is_dir() and not [p for p in tmp_path.iterdir() if p.name.startswith(".here")]
+
+
 def test_hype_inf_gives_feedback_in_practice_only(tmp_path, folders):
     real, fake = folders
     study = open_study(tmp_path / "inf", StudyRequest(real=str(real), fakes=[str(fake)], protocol="hype-inf",

@@ -67,11 +67,34 @@ def test_sample_writes_a_grid_a_folder_and_an_array(digits_run, tmp_path, cli):
         tmp_path / "plain" / "sub": "is not a folder",
         digits_run: "would replace the run",
         digits_run.parent: "would replace the run",
+        digits_run / "checkpoints": "would replace the run",
     }
     for out, message in refused.items():
         code, _, err = cli("sample", digits_run, "-n", 3, "--out", out, "--overwrite")
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (out, err)
     assert (tmp_path / "plain").read_text() == "x" and (digits_run / "run.json").exists()
+
+
+def test_a_folder_of_samples_that_fails_midway_leaves_the_old_one(tmp_path):
+    from gankit.sample import _write_folder
+
+    (tmp_path / "each").mkdir()
+    (tmp_path / "each" / "old.png").write_text("old")
+    written = []
+
+    def fail_on_the_second(path, image):
+        if written:
+            raise OSError(28, "No space left on device")
+        written.append(path)
+        path.write_text("new")
+
+    with pytest.raises(OSError):
+        _write_folder(tmp_path / "each", np.zeros((3, 8, 8), dtype=np.uint8), fail_on_the_second)
+    assert [p.name for p in tmp_path.iterdir()] == ["each"]  # no staging folder left behind
+    assert [p.name for p in (tmp_path / "each").iterdir()] == ["old.png"]
+    _write_folder(tmp_path / "each", np.zeros((2, 8, 8), dtype=np.uint8), lambda path, image: path.write_text("new"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["each"]
+    assert sorted(p.name for p in (tmp_path / "each").iterdir()) == ["000000.png", "000001.png"]
 
 
 def test_resume_is_exact_with_batch_norm_and_ema(tmp_path, cli):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import shutil
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,11 +64,12 @@ def sample_run(run_dir: Path, n: int, out: Path, step: int | None, seed: int, ov
         raise UserError(f"{out} already exists (pass --overwrite to replace it)")
     if out.parent.exists() and not out.parent.is_dir():
         raise UserError(f"--out {out}: {out.parent} is not a folder")
+    out, run_dir = out.resolve(), run_dir.resolve()
     if out.exists() and out.is_dir() != (not out.suffix):
         kind, wanted = ("a folder", f"a {out.suffix} file") if out.is_dir() else ("a file", "a folder of images")
         raise UserError(f"--out {out} is {kind}; {wanted} cannot replace it")
-    if out.resolve() in (run_dir.resolve(), *run_dir.resolve().parents):
-        raise UserError(f"--out {out} would replace the run {run_dir} itself; pass another --out")
+    if out in (run_dir, *run_dir.parents) or (out.exists() and run_dir in out.parents):
+        raise UserError(f"--out {out} would replace the run {run_dir} or a part of it; pass another --out")
     run = load_run_generator(run_dir, step)
     samples = run.generate(n, seed)
     title = f"{run_dir.name}, step {run.step}, {n} samples"
@@ -92,20 +95,31 @@ def _write_images(out: Path, samples: torch.Tensor, source: ImageSource) -> None
         raise UserError(f"--out {out}: .csv holds points; for images use .png (a grid), .npy or a folder name")
     elif out.suffix == ".png":
         plots.image_grid(out, source.to_uint8(samples).numpy(), columns=max(1, round(len(samples) ** 0.5)))
-    else:  # a folder: filled beside the target, then swapped in, so a failure keeps the old one
-        staging = out.with_name(f".{out.name}.tmp")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        for i, image in enumerate(source.to_uint8(samples).numpy()):
-            plots.single_image(staging / f"{i:06d}.png", image)
-        if out.is_dir():  # only reached with --overwrite or when empty: moved aside until the swap is done
-            replaced = out.with_name(f".{out.name}.old")
-            shutil.rmtree(replaced, ignore_errors=True)
+    else:
+        _write_folder(out, source.to_uint8(samples).numpy(), plots.single_image)
+
+
+def _write_folder(out: Path, images: np.ndarray, write: Callable[[Path, np.ndarray], None]) -> None:
+    """One PNG per image in the folder `out`, filled beside it under a fresh hidden name and then
+    swapped in (the old folder, there only with --overwrite or when empty, moved aside until the
+    new one is in place): a failure at any point leaves the old folder as it was and no debris."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    replaced = staging.with_name(staging.name + ".old")
+    try:
+        for i, image in enumerate(images):
+            write(staging / f"{i:06d}.png", image)
+        if out.is_dir():
             out.rename(replaced)
+        try:
             staging.rename(out)
-            shutil.rmtree(replaced)
-        else:
-            staging.rename(out)
+        except BaseException:
+            if replaced.exists():
+                replaced.rename(out)
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(replaced, ignore_errors=True)
 
 
 def _write_points(out: Path, samples: np.ndarray, source: DataSource, title: str) -> None:

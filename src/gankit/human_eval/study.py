@@ -259,10 +259,13 @@ def _create(path: Path, request: StudyRequest) -> Study:
             "images": dict(sorted(images.items())),
         }
         atomic_write_text(staging / MANIFEST, json.dumps(manifest, indent=1) + "\n")
-        if path.is_dir():
-            path.rmdir()  # only reached when it is empty
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(staging, path)
+        if path.is_dir():  # an empty folder of the user's (`.` even): filled in place, the manifest last
+            os.rename(staging / "images", path / "images")
+            os.rename(staging / MANIFEST, path / MANIFEST)
+            staging.rmdir()
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(staging, path)
     except OSError as exc:  # an unwritable or full place for the study: the user's to fix
         shutil.rmtree(staging, ignore_errors=True)
         raise UserError(f"cannot write the study folder {path}: {exc.strerror or exc}") from None
