@@ -199,7 +199,7 @@ def median(runs: list[Trained], key: str) -> float:
 def median_and_range(runs: list[Trained], key: str) -> str:
     """"median (min–max)" over seeds: whether two variants differ by more than the seeds do."""
     values = [r.final[key] for r in runs]
-    return f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
+    return f"{median(runs, key):.2f} ({min(values):.2f}–{max(values):.2f})"
 
 
 def timing(runs: list[Trained]) -> str:

@@ -160,7 +160,7 @@ def test_feature_matching_is_the_squared_distance_of_feature_means():
     inner = FeatureMatching(d, "square", weight=1.0, replace_g_loss=True)
     inner.d_terms(d_context(d, real, fake.detach()))
     assert inner.g_terms(GContext(d, fake, d(fake), 0))["loss"].item() == pytest.approx(1.0)
-    with pytest.raises(UserError, match="not a module of D; use features or one of: square, head"):
+    with pytest.raises(UserError, match="not a module of D; use features or one of: square$"):
         FeatureMatching(d, "trunk.3", 1.0, True)
 
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn, Sequence
 
-from gankit.errors import TrainingDiverged, UserError
+from gankit.errors import USER_PATH_ERRNOS, TrainingDiverged, UserError
 
 EXIT_USER_ERROR = 2
 EXIT_DIVERGED = 3
@@ -136,7 +136,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"gankit: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except OSError as exc:  # a path the user gave that the file system refuses: under a file, no permission, ...
+    except OSError as exc:
+        if exc.errno not in USER_PATH_ERRNOS:
+            raise
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"gankit: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -180,7 +182,8 @@ def _train(args: argparse.Namespace) -> int:
     device = run.pick_device(cfg.train.device)
     dist = run.Distributed.from_environment(device)
     try:
-        summary = run.train(cfg, out, dist, device, args.resume is not None, preset or None, args.overwrite)
+        summary = run.train(cfg, out, dist, device, resume=args.resume is not None, preset=preset or None,
+                            overwrite=args.overwrite)
     finally:
         dist.close()
     if dist.is_main:

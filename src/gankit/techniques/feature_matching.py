@@ -55,6 +55,6 @@ def _find_module(d: nn.Module, name: str) -> nn.Module:
     if name == "head":
         raise UserError("techniques.feature_matching.layer=head is D's output; name an intermediate layer (or features)")
     if name not in modules:
-        known = ", ".join(n for n in modules if n)
+        known = ", ".join(n for n in modules if n and n != "head")
         raise UserError(f"techniques.feature_matching.layer={name} is not a module of D; use features or one of: {known}")
     return modules[name]

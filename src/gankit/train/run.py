@@ -108,8 +108,6 @@ def build_trainer(
     dist.broadcast_parameters(d)
     objective, penalties = build_objective(cfg.objective)
     extras = [GeneratorEMA(g, cfg.train.ema)] if cfg.train.ema else []
-    # The objective's constraints act first after a step (weight clipping), so the techniques that
-    # keep averages of the weights (historical averaging, the EMA of G) see the weights D really has.
     batches = BatchStream(
         cfg.train.batch_size, dist.rank, dist.world_size, cfg.seed + 1, device,
         cfg.model.z_dim, cfg.model.z_dist,
@@ -117,6 +115,8 @@ def build_trainer(
     torch.manual_seed(cfg.seed + 2 + dist.rank)  # the global RNG drives dropout and instance noise only
     opt_g = make_optimizer(cfg.optim.g, g.parameters(), fast.fused)
     opt_d = make_optimizer(cfg.optim.d, d.parameters(), fast.fused)
+    # The objective's constraints act first after a step (WGAN's weight clipping), so the
+    # techniques that average D's weights (historical averaging) see the weights D really has.
     return Trainer(
         g, d, opt_g, opt_d,
         objective, TechniqueSet(penalties + build_techniques(cfg, g, d, source) + extras), source, batches,
@@ -174,8 +174,8 @@ def _forget_after(run_dir: Path, step: int) -> None:
 
 
 def train(
-    cfg: RunConfig, run_dir: Path, dist: Distributed, device: torch.device, resume: bool,
-    preset: str | None = None, overwrite: bool = False,
+    cfg: RunConfig, run_dir: Path, dist: Distributed, device: torch.device, *,
+    resume: bool, preset: str | None = None, overwrite: bool = False,
 ) -> str:
     """Train until `cfg.train.steps`; returns a one-line summary. Raises TrainingDiverged.
 
@@ -184,12 +184,12 @@ def train(
     saved curves it names have loaded: a refused run leaves the folder, and the user's earlier
     results in it, untouched."""
     trainer = build_trainer(cfg, dist, device)
-    evaluator = build_run_evaluator(cfg, trainer.source, device) if dist.is_main else None
     if resume:
         restore(trainer, run_dir, cfg)
         if cfg.train.steps < trainer.step:
             raise UserError(f"train.steps={cfg.train.steps} is below the step {trainer.step} the run resumes from")
-    else:
+    evaluator = build_run_evaluator(cfg, trainer.source, device) if dist.is_main else None
+    if not resume:
         dist.barrier()  # every rank has built its run before rank 0 creates the folder
         if dist.is_main:
             create_run_dir(run_dir, cfg, preset, overwrite)
