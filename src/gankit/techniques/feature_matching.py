@@ -51,10 +51,11 @@ class FeatureMatching(Technique):
 
 def _find_module(d: nn.Module, name: str) -> nn.Module:
     """The module of D named `name`: an intermediate layer, so neither D itself nor its output head."""
-    modules = dict(d.named_modules())
-    if name == "head":
-        raise UserError("techniques.feature_matching.layer=head is D's output; name an intermediate layer (or features)")
+    output = getattr(d, "head", None)  # every HeadedDiscriminator's output layer
+    modules = {n: m for n, m in d.named_modules() if n and m is not output}
+    if name not in modules and name in dict(d.named_modules()):
+        raise UserError(f"techniques.feature_matching.layer={name} is D's output; name an intermediate layer (or features)")
     if name not in modules:
-        known = ", ".join(n for n in modules if n and n != "head")
+        known = ", ".join(modules)
         raise UserError(f"techniques.feature_matching.layer={name} is not a module of D; use features or one of: {known}")
     return modules[name]
