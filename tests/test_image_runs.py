@@ -75,28 +75,6 @@ def test_sample_writes_a_grid_a_folder_and_an_array(digits_run, tmp_path, cli):
     assert (tmp_path / "plain").read_text() == "x" and (digits_run / "run.json").exists()
 
 
-def test_a_folder_of_samples_that_fails_midway_leaves_the_old_one(tmp_path):
-    from gankit.sample import _write_folder
-
-    (tmp_path / "each").mkdir()
-    (tmp_path / "each" / "old.png").write_text("old")
-    written = []
-
-    def fail_on_the_second(path, image):
-        if written:
-            raise OSError(28, "No space left on device")
-        written.append(path)
-        path.write_text("new")
-
-    with pytest.raises(OSError):
-        _write_folder(tmp_path / "each", np.zeros((3, 8, 8), dtype=np.uint8), fail_on_the_second)
-    assert [p.name for p in tmp_path.iterdir()] == ["each"]  # no staging folder left behind
-    assert [p.name for p in (tmp_path / "each").iterdir()] == ["old.png"]
-    _write_folder(tmp_path / "each", np.zeros((2, 8, 8), dtype=np.uint8), lambda path, image: path.write_text("new"))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["each"]
-    assert sorted(p.name for p in (tmp_path / "each").iterdir()) == ["000000.png", "000001.png"]
-
-
 def test_resume_is_exact_with_batch_norm_and_ema(tmp_path, cli):
     straight, split = tmp_path / "straight", tmp_path / "split"
     assert cli("train", "--preset", "dcgan-fashion", "--out", straight, *args("train.ema=0.9"))[0] == 0

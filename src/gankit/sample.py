@@ -7,8 +7,6 @@ points, or a grid of images), or a folder name without a suffix (one PNG file pe
 from __future__ import annotations
 
 import io
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +20,7 @@ from gankit.data import DataSource, ImageSource, make_source
 from gankit.errors import UserError
 from gankit.nets import build_nets
 from gankit.train import checkpoint
-from gankit.train.files import atomic_write_bytes, atomic_write_text
+from gankit.train.files import atomic_write_bytes, atomic_write_text, replace_folder
 from gankit.train.run import generate, is_run
 
 FORMATS = (".npy", ".csv", ".png")
@@ -100,26 +98,13 @@ def _write_images(out: Path, samples: torch.Tensor, source: ImageSource) -> None
 
 
 def _write_folder(out: Path, images: np.ndarray, write: Callable[[Path, np.ndarray], None]) -> None:
-    """One PNG per image in the folder `out`, filled beside it under a fresh hidden name and then
-    swapped in (the old folder, there only with --overwrite or when empty, moved aside until the
-    new one is in place): a failure at any point leaves the old folder as it was and no debris."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
-    replaced = staging.with_name(staging.name + ".old")
-    try:
+    """One PNG per image in the folder `out`, swapped in whole (see `replace_folder`)."""
+
+    def fill(folder: Path) -> None:
         for i, image in enumerate(images):
-            write(staging / f"{i:06d}.png", image)
-        if out.is_dir():
-            out.rename(replaced)
-        try:
-            staging.rename(out)
-        except BaseException:
-            if replaced.exists():
-                replaced.rename(out)
-            raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(replaced, ignore_errors=True)
+            write(folder / f"{i:06d}.png", image)
+
+    replace_folder(out, fill)
 
 
 def _write_points(out: Path, samples: np.ndarray, source: DataSource, title: str) -> None:

@@ -17,9 +17,7 @@ one line, a request whose protocol, settings or sources differ from the ones it 
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +27,7 @@ import numpy as np
 from gankit.errors import UserError
 from gankit.human_eval.protocol import PROTOCOLS, Protocol
 from gankit.human_eval.sources import SourceSpec, load_fake, load_real, parse_fake, parse_real
-from gankit.train.files import atomic_write_text
+from gankit.train.files import atomic_write_text, replace_folder
 
 FORMAT = "gankit-human-eval/1"
 MANIFEST = "study.json"
@@ -241,12 +239,11 @@ def _create(path: Path, request: StudyRequest) -> Study:
         steps.append(step)
         pictures += [(image, "fake", labels[track], "fake", track) for image in fakes]
 
-    staging = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
-    try:
+    def fill(folder: Path) -> None:
         images: dict[str, dict] = {}
         for image, role, source, truth, track in pictures:
             image_id = secrets.token_hex(8)
-            single_image(staging / "images" / f"{image_id}.png", image)
+            single_image(folder / "images" / f"{image_id}.png", image)
             images[image_id] = {"role": role, "source": source, "truth": truth, "track": track}
         manifest = {
             "format": FORMAT,
@@ -258,20 +255,12 @@ def _create(path: Path, request: StudyRequest) -> Study:
             "shape": list(shape),
             "images": dict(sorted(images.items())),
         }
-        atomic_write_text(staging / MANIFEST, json.dumps(manifest, indent=1) + "\n")
-        if path.is_dir():  # an empty folder of the user's (`.` even): filled in place, the manifest last
-            os.rename(staging / "images", path / "images")
-            os.rename(staging / MANIFEST, path / MANIFEST)
-            staging.rmdir()
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            os.rename(staging, path)
+        atomic_write_text(folder / MANIFEST, json.dumps(manifest, indent=1) + "\n")
+
+    try:
+        replace_folder(path, fill)  # `path` is absent or empty (open_study checked)
     except OSError as exc:  # an unwritable or full place for the study: the user's to fix
-        shutil.rmtree(staging, ignore_errors=True)
         raise UserError(f"cannot write the study folder {path}: {exc.strerror or exc}") from None
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return load_study(path)
 
 

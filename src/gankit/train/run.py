@@ -10,7 +10,6 @@ import json
 import math
 import os
 import platform
-import shutil
 import time
 from pathlib import Path
 import torch
@@ -35,7 +34,7 @@ from gankit.train.best import BestCheckpoint
 from gankit.train.batches import BatchStream, draw_latent
 from gankit.train.distributed import Distributed
 from gankit.train.fast import FastPath
-from gankit.train.files import atomic_write_text
+from gankit.train.files import atomic_write_text, replace_folder
 from gankit.train.logger import RunLogger
 from gankit.train.optim import LinearDecay, make_optimizer
 from gankit.train.trainer import Trainer
@@ -61,11 +60,9 @@ def check_new_run_dir(out: Path, overwrite: bool) -> None:
             raise UserError(f"--out {out} holds files but is not a gankit run folder; --overwrite replaces only runs")
 
 
-def create_run_dir(out: Path, cfg: RunConfig, preset: str | None, overwrite: bool) -> None:
-    if overwrite and out.is_dir():
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, out / "config.yaml")
+def create_run_dir(out: Path, cfg: RunConfig, preset: str | None) -> None:
+    """A fresh run folder holding the config and the run marker, swapped in whole for an old run
+    in `out` (the CLI's check_new_run_dir has made sure, beforehand, that it may be replaced)."""
     info = {
         "preset": preset,
         "description": cfg.description,
@@ -75,7 +72,12 @@ def create_run_dir(out: Path, cfg: RunConfig, preset: str | None, overwrite: boo
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "world_size": int(os.environ.get("WORLD_SIZE", "1")),
     }
-    atomic_write_text(out / RUN_MARKER, json.dumps(info, indent=2))
+
+    def fill(folder: Path) -> None:
+        save_config(cfg, folder / "config.yaml")
+        atomic_write_text(folder / RUN_MARKER, json.dumps(info, indent=2))
+
+    replace_folder(out, fill)
 
 
 def pick_device(name: str) -> torch.device:
@@ -153,6 +155,8 @@ def generate(g: nn.Module, n: int, z_dim: int, z_dist: str, seed: int, batch: in
 
 
 def restore(trainer: Trainer, run_dir: Path, cfg: RunConfig) -> None:
+    """Load the run's last checkpoint into `trainer`: refused when another config made it or when
+    `train.steps` would end the run before the step it resumes from."""
     ckpt = checkpoint.load(run_dir)
     if ckpt.state.get("fingerprint") != cfg.fingerprint():
         raise UserError(f"checkpoint {ckpt.path} was made with a different configuration")
@@ -160,6 +164,8 @@ def restore(trainer: Trainer, run_dir: Path, cfg: RunConfig) -> None:
         trainer.load_state(ckpt.tensors, ckpt.state)
     except (KeyError, RuntimeError, ValueError) as exc:
         raise UserError(f"checkpoint {ckpt.path} does not fit this run: {str(exc).splitlines()[0]}") from None
+    if cfg.train.steps < trainer.step:
+        raise UserError(f"train.steps={cfg.train.steps} is below the step {trainer.step} the run resumes from")
 
 
 def _forget_after(run_dir: Path, step: int) -> None:
@@ -175,24 +181,22 @@ def _forget_after(run_dir: Path, step: int) -> None:
 
 def train(
     cfg: RunConfig, run_dir: Path, dist: Distributed, device: torch.device, *,
-    resume: bool, preset: str | None = None, overwrite: bool = False,
+    resume: bool, preset: str | None = None,
 ) -> str:
     """Train until `cfg.train.steps`; returns a one-line summary. Raises TrainingDiverged.
 
-    A new run's folder is created (replacing the old one with `overwrite`), and a resumed run's
+    A new run's folder is created (or swapped in for the old run it replaces), and a resumed run's
     config and metrics log rewritten, only once the data, nets, techniques, metrics, checkpoint and
     saved curves it names have loaded: a refused run leaves the folder, and the user's earlier
     results in it, untouched."""
     trainer = build_trainer(cfg, dist, device)
     if resume:
         restore(trainer, run_dir, cfg)
-        if cfg.train.steps < trainer.step:
-            raise UserError(f"train.steps={cfg.train.steps} is below the step {trainer.step} the run resumes from")
     evaluator = build_run_evaluator(cfg, trainer.source, device) if dist.is_main else None
     if not resume:
         dist.barrier()  # every rank has built its run before rank 0 creates the folder
         if dist.is_main:
-            create_run_dir(run_dir, cfg, preset, overwrite)
+            create_run_dir(run_dir, cfg, preset)
     dist.barrier()
     history = [r for r in read_metrics(run_dir) if r["kind"] == "eval" and r["step"] <= trainer.step]
     probes = build_probes(
