@@ -237,6 +237,12 @@ def test_semi_supervised_learning_is_refused_on_the_test_split_it_is_tested_on()
     assert _config("ssl-mnist-100").data.split == "train"
 
 
+def test_semi_supervised_learning_refuses_minibatch_discrimination_in_its_classifier():
+    with pytest.raises(UserError, match="its test error would too"):
+        _config("ssl-mnist-100", "model.d.minibatch={kernels: 5, dims: 3}")
+    assert _config("improved-gan-fashion").model.d.minibatch is not None  # fine without a classifier
+
+
 def test_instance_noise_is_annealed_to_zero():
     noise = InstanceNoise(std=0.2, anneal_steps=100)
     assert [noise.std_at(s) for s in (0, 50, 100, 150)] == pytest.approx([0.2, 0.1, 0.0, 0.0])

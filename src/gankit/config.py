@@ -537,6 +537,11 @@ class RunConfig(_Strict):
                 )
         if self.techniques.semi_supervised is not None and not isinstance(self.data, _ImageData):
             raise ValueError(f"techniques.semi_supervised needs labelled images; data {self.data.name} is not images")
+        if self.techniques.semi_supervised is not None and self.model.d.minibatch is not None:
+            raise ValueError(
+                "model.d.minibatch does not combine with techniques.semi_supervised: minibatch discrimination "
+                "makes D's class for an image depend on the other images in its batch, so its test error would too"
+            )
         if self.techniques.semi_supervised is not None and getattr(self.data, "split", "train") == "test":
             raise ValueError(
                 "techniques.semi_supervised reports its test error on the test split; "
