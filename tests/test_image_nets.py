@@ -70,7 +70,7 @@ def test_layer_norm_critic_keeps_examples_independent_for_the_gradient_penalty()
     (grad,) = torch.autograd.grad(critic(x)[0], x)
     assert grad[1:].abs().max() == 0
     real, fake = torch.randn(4, 1, 28, 28), torch.randn(4, 1, 28, 28)
-    ctx = d_context(critic, real, fake, critic(real), critic(fake))
+    ctx = d_context(critic, real, fake, critic(real))
     penalty = GradientPenalty(10.0).d_terms(ctx)["penalty"]
     penalty.backward()
     assert penalty > 0 and all(p.grad is not None for p in critic.parameters() if p.ndim > 1)  # biases of the head: no effect

@@ -66,7 +66,7 @@ def test_optimal_discriminator_loss_is_log4_at_equilibrium():
 
 
 def _context(d: nn.Module, real: torch.Tensor, fake: torch.Tensor, eps: float) -> DContext:
-    return d_context(d, real, fake, d(real), d(fake), draw=lambda *shape: torch.full(shape, eps))
+    return d_context(d, real, fake, d(real), draw=lambda *shape: torch.full(shape, eps))
 
 
 def test_gradient_penalty_of_a_linear_critic():

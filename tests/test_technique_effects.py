@@ -43,7 +43,7 @@ def _train_d(seed: int, real: torch.Tensor, fake, techniques=(), minibatch=None,
         for t in techniques:
             x, y = t.d_input(x, step), t.d_input(y, step)
         real_out, fake_out = d(x), d(y)
-        ctx = d_context(d, x, y, real_out, fake_out, step)
+        ctx = d_context(d, x, y, real_out)
         loss = BCE.d_loss(real_out, fake_out) + sum(sum(t.d_terms(ctx).values()) for t in techniques)
         opt.zero_grad()
         loss.backward()
@@ -151,7 +151,7 @@ def test_feature_matching_keeps_g_from_over_training_on_the_current_d(seed):
             fake = g(torch.randn(256, 2, generator=draws))
             if feature_matching:
                 fm.d_terms(d_context(d, real[torch.randint(len(real), (256,), generator=draws)], None))
-                loss = fm.g_terms(GContext(d, fake, None, 0))["loss"]
+                loss = fm.g_terms(GContext(d, fake))["loss"]
             else:
                 loss = BCE.g_loss(d(fake))
             opt.zero_grad()

@@ -151,7 +151,7 @@ def test_feature_matching_is_the_squared_distance_of_feature_means():
     real, fake = torch.tensor([[1.0, 2.0], [3.0, 0.0]]), torch.tensor([[0.0, 1.0], [2.0, 1.0]], requires_grad=True)
     fm = FeatureMatching(d, "features", weight=2.0, replace_g_loss=True)
     assert fm.d_terms(d_context(d, real, fake.detach())) == {}
-    loss = fm.g_terms(GContext(d, fake, d(fake), 0))["loss"]
+    loss = fm.g_terms(GContext(d, fake))["loss"]
     # E f(real) = (5, 2), E f(fake) = (2, 1): 2 · (3² + 1²)
     assert loss.item() == pytest.approx(20.0)
     loss.backward()
@@ -159,7 +159,7 @@ def test_feature_matching_is_the_squared_distance_of_feature_means():
     # a named inner module: the Identity's output is x itself, E real = (2, 1), E fake = (1, 1)
     inner = FeatureMatching(d, "square", weight=1.0, replace_g_loss=True)
     inner.d_terms(d_context(d, real, fake.detach()))
-    assert inner.g_terms(GContext(d, fake, d(fake), 0))["loss"].item() == pytest.approx(1.0)
+    assert inner.g_terms(GContext(d, fake))["loss"].item() == pytest.approx(1.0)
     with pytest.raises(UserError, match="not a module of D; use features or one of: square$"):
         FeatureMatching(d, "trunk.3", 1.0, True)
 
@@ -186,7 +186,7 @@ def test_feature_matching_takes_both_means_from_the_d_that_g_trains_against():
     with torch.no_grad():
         d.gain.fill_(3.0)  # D's optimizer step
     # E f(real) = 3·(2, 1), E f(fake) = 3·(1, 1): 3² + 0²
-    assert fm.g_terms(GContext(d, fake, d(fake), 0))["loss"].item() == pytest.approx(9.0)
+    assert fm.g_terms(GContext(d, fake))["loss"].item() == pytest.approx(9.0)
 
 
 def test_historical_averaging_penalises_the_distance_to_the_mean_of_past_parameters():
@@ -207,7 +207,7 @@ def test_historical_averaging_penalises_the_distance_to_the_mean_of_past_paramet
         g.weight.fill_(6.0)
     penalty = ha.d_terms(d_context(d, None, None))["penalty"]
     assert penalty.item() == pytest.approx(0.5 * (10.0 - 4.0) ** 2)
-    assert ha.g_terms(GContext(d, None, None, 0))["penalty"].item() == pytest.approx(0.5 * (6.0 - 3.0) ** 2)
+    assert ha.g_terms(GContext(d, None))["penalty"].item() == pytest.approx(0.5 * (6.0 - 3.0) ** 2)
     # the state round-trips, so a resumed run keeps its averages
     again = HistoricalAveraging(g, d, weight=0.5)
     again.load_state_dict(ha.state_dict())
@@ -218,7 +218,7 @@ def test_historical_averaging_penalises_the_distance_to_the_mean_of_past_paramet
 def test_label_smoothing_makes_the_real_targets_alpha(objective):
     real_out, fake_out = torch.tensor([2.0, -1.0, 0.5]), torch.tensor([-0.3, 1.2])
     smoothed = OBJECTIVES[objective].d_loss(real_out, fake_out) + OneSidedLabelSmoothing(0.9).d_terms(
-        d_context(None, None, None, real_out, fake_out))["smoothing"]
+        d_context(None, None, None, real_out))["smoothing"]
     expected = F.binary_cross_entropy_with_logits(real_out, torch.full((3,), 0.9)) + \
         F.binary_cross_entropy_with_logits(fake_out, torch.zeros(2))
     assert smoothed.item() == pytest.approx(expected.item(), rel=1e-6)
@@ -339,7 +339,7 @@ def test_the_supervised_term_is_the_weighted_cross_entropy_of_the_picked_labels(
     images = torch.tensor([[0, 255, 0], [255, 0, 0], [0, 0, 255]], dtype=torch.uint8).view(3, 1, 1, 3)
     source = ImageSource(images, torch.tensor([1, 2, 2]), (0.0, 1.0))
     ssl = SemiSupervised(source, torch.tensor([0, 1, 2]), weight=2.0, test_images=images, test_labels=torch.tensor([1, 0, 0]))
-    ctx = DContext(PixelLogits(), None, None, None, None, 0, torch.rand, lambda pool: torch.tensor([2, 0, 1, 1]))
+    ctx = DContext(PixelLogits(), None, None, None, torch.rand, lambda pool: torch.tensor([2, 0, 1, 1]))
     e = math.e
     # picks 2, 0, 1, 1: logits (0,0,1) label 2, (0,1,0) label 1, (1,0,0) label 2 twice
     right, wrong = -math.log(e / (e + 2)), -math.log(1 / (e + 2))

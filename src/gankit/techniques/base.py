@@ -24,8 +24,6 @@ class DContext:
     real: Tensor
     fake: Tensor
     real_out: Tensor
-    fake_out: Tensor
-    step: int
     draw: Callable[..., Tensor]
     pick: Callable[[int], Tensor]
 
@@ -37,8 +35,6 @@ class GContext:
 
     d: nn.Module
     fake: Tensor
-    fake_out: Tensor
-    step: int
 
 
 class Technique:

@@ -64,13 +64,13 @@ class Trainer:
 
     def _d_terms(self, real: Tensor, fake: Tensor, real_out: Tensor, fake_out: Tensor) -> dict[str, Tensor]:
         """D's loss terms: the objective's and each technique's (`fake` carries no graph into G)."""
-        ctx = DContext(self.d, real, fake, real_out, fake_out, self.step, self.batches.uniform, self.batches.pick)
+        ctx = DContext(self.d, real, fake, real_out, self.batches.uniform, self.batches.pick)
         return {"loss": self.objective.d_loss(real_out, fake_out), **self.techniques.d_terms(ctx)}
 
     def _g_terms(self, fake: Tensor, fake_out: Tensor) -> dict[str, Tensor]:
         """G's loss terms: the objective's, unless a technique replaces it, and each technique's.
         `fake` is G's batch as D sees it, after `d_input`, like the real batch of the D step."""
-        ctx = GContext(self.d, fake, fake_out, self.step)
+        ctx = GContext(self.d, fake)
         own = {} if self.techniques.replaces_g_loss else {"loss": self.objective.g_loss(fake_out)}
         return {**own, **self.techniques.g_terms(ctx)}
 
