@@ -74,7 +74,7 @@ def train_run(cfg: RunConfig, preset: str, run_dir: Path) -> Trained:
     clock = Clock()
     try:
         with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
-            train(cfg, run_dir, Distributed(), pick_device(cfg.train.device), resume=False, preset=preset)
+            train(cfg, run_dir, Distributed(), pick_device(cfg.train.device), resume=False, preset=preset, overwrite=True)
     except TrainingDiverged:
         diverged = True
     except Exception:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import torch
@@ -74,7 +75,7 @@ def test_an_interrupted_save_leaves_the_previous_checkpoint(tmp_path, monkeypatc
     def crash(*args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(checkpoint.os, "rename", crash)
+    monkeypatch.setattr(os, "rename", crash)
     with pytest.raises(KeyboardInterrupt):
         checkpoint.save(tmp_path, 2, _tensors(), {"note": "never"})
     assert checkpoint.list_steps(tmp_path) == [1]

@@ -103,6 +103,16 @@ def test_overwrite_replaces_only_a_run_folder(tmp_path, cli):
     assert (tmp_path / "thesis.tex").read_text() == "precious"
 
 
+def test_overwrite_refuses_the_run_it_is_started_from(trained_run, cli, monkeypatch):
+    """`--out . --overwrite` inside a run would pull the folder out from under the process."""
+    before = {p: p.read_bytes() for p in trained_run.rglob("*") if p.is_file()}
+    for where, out in ((trained_run, "."), (trained_run / "checkpoints", "..")):
+        monkeypatch.chdir(where)
+        code, _, err = cli("train", "--preset", "toy-ring8", "--out", out, "--overwrite", *tiny_args())
+        assert code == 2 and "is the working folder or holds it" in err and len(err.strip().splitlines()) == 1, err
+    assert {p: p.read_bytes() for p in trained_run.rglob("*") if p.is_file()} == before
+
+
 @pytest.mark.parametrize(
     "extra, expected",
     [

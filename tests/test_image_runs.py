@@ -61,7 +61,10 @@ def test_sample_writes_a_grid_a_folder_and_an_array(digits_run, tmp_path, cli):
     assert len(list((tmp_path / "each").iterdir())) == 3 and not list(tmp_path.glob(".each*"))
     (tmp_path / "d.npy").mkdir()
     (tmp_path / "plain").write_text("x")
+    (tmp_path / "thesis").mkdir()
+    (tmp_path / "thesis" / "thesis.tex").write_text("precious")
     refused = {
+        tmp_path / "thesis": "holds files other than samples",
         tmp_path / "d.npy": "is a folder; a .npy file cannot replace it",
         tmp_path / "plain": "is a file; a folder of images cannot replace it",
         tmp_path / "plain" / "sub": "is not a folder",
@@ -73,6 +76,7 @@ def test_sample_writes_a_grid_a_folder_and_an_array(digits_run, tmp_path, cli):
         code, _, err = cli("sample", digits_run, "-n", 3, "--out", out, "--overwrite")
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (out, err)
     assert (tmp_path / "plain").read_text() == "x" and (digits_run / "run.json").exists()
+    assert (tmp_path / "thesis" / "thesis.tex").read_text() == "precious"
 
 
 def test_resume_is_exact_with_batch_norm_and_ema(tmp_path, cli):

@@ -182,7 +182,8 @@ def _train(args: argparse.Namespace) -> int:
     device = run.pick_device(cfg.train.device)
     dist = run.Distributed.from_environment(device)
     try:
-        summary = run.train(cfg, out, dist, device, resume=args.resume is not None, preset=preset or None)
+        summary = run.train(cfg, out, dist, device, resume=args.resume is not None, preset=preset or None,
+                            overwrite=args.overwrite)
     finally:
         dist.close()
     if dist.is_main:

@@ -7,6 +7,7 @@ points, or a grid of images), or a folder name without a suffix (one PNG file pe
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +21,11 @@ from gankit.data import DataSource, ImageSource, make_source
 from gankit.errors import UserError
 from gankit.nets import build_nets
 from gankit.train import checkpoint
-from gankit.train.files import atomic_write_bytes, atomic_write_text, replace_folder
+from gankit.train.files import atomic_write_bytes, atomic_write_text, holds_working_folder, replace_folder
 from gankit.train.run import generate, is_run
 
 FORMATS = (".npy", ".csv", ".png")
+SAMPLE_NAME = re.compile(r"\d{6}\.png")  # what a folder of samples holds: 000000.png, 000001.png, ...
 
 
 @dataclass
@@ -68,11 +70,15 @@ def sample_run(run_dir: Path, n: int, out: Path, step: int | None, seed: int, ov
         raise UserError(f"--out {out} is {kind}; {wanted} cannot replace it")
     if out in (run_dir, *run_dir.parents) or (out.exists() and run_dir in out.parents):
         raise UserError(f"--out {out} would replace the run {run_dir} or a part of it; pass another --out")
+    if out.is_dir() and any(not SAMPLE_NAME.fullmatch(p.name) for p in out.iterdir()):
+        raise UserError(f"--out {out} holds files other than samples (NNNNNN.png); --overwrite replaces only a folder of samples")
+    if out.is_dir() and any(out.iterdir()) and holds_working_folder(out):
+        raise UserError(f"--out {out} is the working folder or holds it; run from outside it to replace it")
     run = load_run_generator(run_dir, step)
     samples = run.generate(n, seed)
     title = f"{run_dir.name}, step {run.step}, {n} samples"
     if isinstance(run.source, ImageSource):
-        _write_images(out, samples, run.source)
+        _write_images(out, samples, run.source, overwrite)
     else:
         _write_points(out, samples.numpy(), run.source, title)
     return out
@@ -84,7 +90,7 @@ def _write_npy(out: Path, array: np.ndarray) -> None:
     atomic_write_bytes(out, buffer.getvalue())
 
 
-def _write_images(out: Path, samples: torch.Tensor, source: ImageSource) -> None:
+def _write_images(out: Path, samples: torch.Tensor, source: ImageSource, overwrite: bool) -> None:
     from gankit.report import plots
 
     if out.suffix == ".npy":
@@ -94,17 +100,19 @@ def _write_images(out: Path, samples: torch.Tensor, source: ImageSource) -> None
     elif out.suffix == ".png":
         plots.image_grid(out, source.to_uint8(samples).numpy(), columns=max(1, round(len(samples) ** 0.5)))
     else:
-        _write_folder(out, source.to_uint8(samples).numpy(), plots.single_image)
+        _write_folder(out, source.to_uint8(samples).numpy(), plots.single_image, overwrite)
 
 
-def _write_folder(out: Path, images: np.ndarray, write: Callable[[Path, np.ndarray], None]) -> None:
+def _write_folder(
+    out: Path, images: np.ndarray, write: Callable[[Path, np.ndarray], None], overwrite: bool
+) -> None:
     """One PNG per image in the folder `out`, swapped in whole (see `replace_folder`)."""
 
     def fill(folder: Path) -> None:
         for i, image in enumerate(images):
             write(folder / f"{i:06d}.png", image)
 
-    replace_folder(out, fill)
+    replace_folder(out, fill, replace=overwrite)
 
 
 def _write_points(out: Path, samples: np.ndarray, source: DataSource, title: str) -> None:

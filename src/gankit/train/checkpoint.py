@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ from safetensors.torch import save as save_safetensors
 from torch import Tensor
 
 from gankit.errors import UserError
-from gankit.train.files import fsync_dir
+from gankit.train.files import atomic_write_bytes, replace_folder
 
 WEIGHTS = "weights.safetensors"
 STATE = "state.json"
@@ -51,21 +49,12 @@ def save(run_dir: Path, step: int, tensors: dict[str, Tensor], state: dict[str, 
     final = root / f"step-{step:08d}"
     blob = save_safetensors({k: v.detach().cpu().contiguous() for k, v in tensors.items()})
     meta = {**state, "step": step, "weights_sha256": hashlib.sha256(blob).hexdigest()}
-    tmp = Path(tempfile.mkdtemp(dir=root, prefix=".incomplete-"))
-    try:
-        for name, data in ((WEIGHTS, blob), (STATE, json.dumps(meta, indent=2).encode())):
-            with open(tmp / name, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-        fsync_dir(tmp)
-        if final.exists():  # the same step saved again (a resumed run): replace it whole
-            shutil.rmtree(final)
-        os.rename(tmp, final)
-        fsync_dir(root)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    def fill(folder: Path) -> None:
+        atomic_write_bytes(folder / WEIGHTS, blob)
+        atomic_write_bytes(folder / STATE, json.dumps(meta, indent=2).encode())
+
+    replace_folder(final, fill, replace=True)  # the same step saved again (a resumed run): replaced whole
     return final
 
 

@@ -34,7 +34,7 @@ from gankit.train.best import BestCheckpoint
 from gankit.train.batches import BatchStream, draw_latent
 from gankit.train.distributed import Distributed
 from gankit.train.fast import FastPath
-from gankit.train.files import atomic_write_text, replace_folder
+from gankit.train.files import atomic_write_text, holds_working_folder, replace_folder
 from gankit.train.logger import RunLogger
 from gankit.train.optim import LinearDecay, make_optimizer
 from gankit.train.trainer import Trainer
@@ -58,11 +58,13 @@ def check_new_run_dir(out: Path, overwrite: bool) -> None:
             raise UserError(f"run folder {out} already exists and is not empty (pass --overwrite to replace it)")
         if not is_run(out):
             raise UserError(f"--out {out} holds files but is not a gankit run folder; --overwrite replaces only runs")
+        if holds_working_folder(out):
+            raise UserError(f"--out {out} is the working folder or holds it; run from outside it to replace it")
 
 
-def create_run_dir(out: Path, cfg: RunConfig, preset: str | None) -> None:
-    """A fresh run folder holding the config and the run marker, swapped in whole for an old run
-    in `out` (the CLI's check_new_run_dir has made sure, beforehand, that it may be replaced)."""
+def create_run_dir(out: Path, cfg: RunConfig, preset: str | None, overwrite: bool) -> None:
+    """A fresh run folder holding the config and the run marker, swapped in whole for the old run
+    that `overwrite` replaces (check_new_run_dir has refused, beforehand, what it may not)."""
     info = {
         "preset": preset,
         "description": cfg.description,
@@ -77,7 +79,7 @@ def create_run_dir(out: Path, cfg: RunConfig, preset: str | None) -> None:
         save_config(cfg, folder / "config.yaml")
         atomic_write_text(folder / RUN_MARKER, json.dumps(info, indent=2))
 
-    replace_folder(out, fill)
+    replace_folder(out, fill, replace=overwrite)
 
 
 def pick_device(name: str) -> torch.device:
@@ -181,11 +183,11 @@ def _forget_after(run_dir: Path, step: int) -> None:
 
 def train(
     cfg: RunConfig, run_dir: Path, dist: Distributed, device: torch.device, *,
-    resume: bool, preset: str | None = None,
+    resume: bool, preset: str | None = None, overwrite: bool = False,
 ) -> str:
     """Train until `cfg.train.steps`; returns a one-line summary. Raises TrainingDiverged.
 
-    A new run's folder is created (or swapped in for the old run it replaces), and a resumed run's
+    A new run's folder is created (swapped in for the old run with `overwrite`), and a resumed run's
     config and metrics log rewritten, only once the data, nets, techniques, metrics, checkpoint and
     saved curves it names have loaded: a refused run leaves the folder, and the user's earlier
     results in it, untouched."""
@@ -196,7 +198,7 @@ def train(
     if not resume:
         dist.barrier()  # every rank has built its run before rank 0 creates the folder
         if dist.is_main:
-            create_run_dir(run_dir, cfg, preset)
+            create_run_dir(run_dir, cfg, preset, overwrite)
     dist.barrier()
     history = [r for r in read_metrics(run_dir) if r["kind"] == "eval" and r["step"] <= trainer.step]
     probes = build_probes(
