@@ -41,7 +41,7 @@ def test_image_run_draws_sample_grids_and_reports_them(digits_run):
     assert "samples/step-00000006.png" in report and "samples/real.png" in report
 
 
-def test_sample_writes_a_grid_a_folder_and_an_array(digits_run, tmp_path, cli):
+def test_sample_writes_a_grid_a_folder_and_an_array(digits_run, tmp_path, cli, monkeypatch):
     assert cli("sample", digits_run, "-n", 9, "--out", tmp_path / "g.png")[0] == 0
     assert Image.open(tmp_path / "g.png").size[0] > 8 * 3
     assert cli("sample", digits_run, "-n", 5, "--out", tmp_path / "each")[0] == 0
@@ -77,6 +77,10 @@ def test_sample_writes_a_grid_a_folder_and_an_array(digits_run, tmp_path, cli):
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (out, err)
     assert (tmp_path / "plain").read_text() == "x" and (digits_run / "run.json").exists()
     assert (tmp_path / "thesis" / "thesis.tex").read_text() == "precious"
+    monkeypatch.chdir(tmp_path / "each")  # a folder of samples, but the process stands in it
+    code, _, err = cli("sample", digits_run, "-n", 3, "--out", ".", "--overwrite")
+    assert code == 2 and "is the working folder or holds it" in err and len(err.strip().splitlines()) == 1, err
+    assert len(list((tmp_path / "each").iterdir())) == 3
 
 
 def test_resume_is_exact_with_batch_norm_and_ema(tmp_path, cli):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from gankit.data import DataSource, ImageSource, make_source
 from gankit.errors import UserError
 from gankit.nets import build_nets
 from gankit.train import checkpoint
-from gankit.train.files import atomic_write_bytes, atomic_write_text, holds_working_folder, replace_folder
+from gankit.train.files import atomic_write_bytes, atomic_write_text, replace_folder
 from gankit.train.run import generate, is_run
 
 FORMATS = (".npy", ".csv", ".png")
@@ -72,8 +71,6 @@ def sample_run(run_dir: Path, n: int, out: Path, step: int | None, seed: int, ov
         raise UserError(f"--out {out} would replace the run {run_dir} or a part of it; pass another --out")
     if out.is_dir() and any(not SAMPLE_NAME.fullmatch(p.name) for p in out.iterdir()):
         raise UserError(f"--out {out} holds files other than samples (NNNNNN.png); --overwrite replaces only a folder of samples")
-    if out.is_dir() and any(out.iterdir()) and holds_working_folder(out):
-        raise UserError(f"--out {out} is the working folder or holds it; run from outside it to replace it")
     run = load_run_generator(run_dir, step)
     samples = run.generate(n, seed)
     title = f"{run_dir.name}, step {run.step}, {n} samples"
@@ -100,17 +97,16 @@ def _write_images(out: Path, samples: torch.Tensor, source: ImageSource, overwri
     elif out.suffix == ".png":
         plots.image_grid(out, source.to_uint8(samples).numpy(), columns=max(1, round(len(samples) ** 0.5)))
     else:
-        _write_folder(out, source.to_uint8(samples).numpy(), plots.single_image, overwrite)
+        _write_folder(out, source.to_uint8(samples).numpy(), overwrite)
 
 
-def _write_folder(
-    out: Path, images: np.ndarray, write: Callable[[Path, np.ndarray], None], overwrite: bool
-) -> None:
+def _write_folder(out: Path, images: np.ndarray, overwrite: bool) -> None:
     """One PNG per image in the folder `out`, swapped in whole (see `replace_folder`)."""
+    from gankit.report.plots import single_image
 
     def fill(folder: Path) -> None:
         for i, image in enumerate(images):
-            write(folder / f"{i:06d}.png", image)
+            single_image(folder / f"{i:06d}.png", image)
 
     replace_folder(out, fill, replace=overwrite)
 
