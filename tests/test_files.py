@@ -62,7 +62,7 @@ def test_when_the_old_folder_cannot_go_back_it_is_kept_and_named(old, monkeypatc
     failing_rename(monkeypatch, lambda src, dst: dst == old)
     with pytest.raises(FileExistsError, match="the old one is kept as") as caught:
         replace_folder(old, write_files("a.png"), replace=True)
-    kept = Path(str(caught.value).split("kept as ")[1].split(":")[0].rstrip("'\""))
+    kept = Path(caught.value.strerror.split("kept as ")[1])
     assert (kept / "old.png").read_text() == "old"
 
 

@@ -535,14 +535,22 @@ class RunConfig(_Strict):
                     f"techniques.{name} {reason}; objective.name={self.objective.name} has none "
                     f"(use one of {', '.join(LOG_LOSS_OBJECTIVES)})"
                 )
-        if self.techniques.semi_supervised is not None and not isinstance(self.data, _ImageData):
+        return self
+
+    @model_validator(mode="after")
+    def _semi_supervised_has_a_fair_test(self) -> "RunConfig":
+        """The K+1 classifier needs labelled images, and its test error must judge each test image
+        alone, on images it never trained on."""
+        if self.techniques.semi_supervised is None:
+            return self
+        if not isinstance(self.data, _ImageData):
             raise ValueError(f"techniques.semi_supervised needs labelled images; data {self.data.name} is not images")
-        if self.techniques.semi_supervised is not None and self.model.d.minibatch is not None:
+        if self.model.d.minibatch is not None:
             raise ValueError(
                 "model.d.minibatch does not combine with techniques.semi_supervised: minibatch discrimination "
                 "makes D's class for an image depend on the other images in its batch, so its test error would too"
             )
-        if self.techniques.semi_supervised is not None and getattr(self.data, "split", "train") == "test":
+        if getattr(self.data, "split", "train") == "test":
             raise ValueError(
                 "techniques.semi_supervised reports its test error on the test split; "
                 "data.split=test would train on those images (use data.split=train)"

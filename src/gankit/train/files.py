@@ -82,18 +82,16 @@ def replace_folder(out: Path, fill: Callable[[Path], None], *, replace: bool = F
             shutil.rmtree(staging, ignore_errors=True)
         fsync_dir(out)
         return
-    if out.exists() and not replace:
+    existing = out.exists()
+    if existing and not replace:
         raise FileExistsError(errno.EEXIST, "exists and is not empty", str(out))
-    if out.exists() and holds_working_folder(out):
+    if existing and holds_working_folder(out):
         raise FileExistsError(errno.EEXIST, "is the working folder or holds it; run from outside it", str(out))
     staging = _staging(out, inside=out.parent)
     try:
         fill(staging)
         fsync_dir(staging)
-        if out.exists():
-            _swap(staging, out)
-        else:
-            _rename_into_place(staging, out)
+        (_swap if existing else _rename_into_place)(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     fsync_dir(out.parent)
