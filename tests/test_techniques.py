@@ -339,12 +339,16 @@ def test_the_supervised_term_is_the_weighted_cross_entropy_of_the_picked_labels(
     images = torch.tensor([[0, 255, 0], [255, 0, 0], [0, 0, 255]], dtype=torch.uint8).view(3, 1, 1, 3)
     source = ImageSource(images, torch.tensor([1, 2, 2]), (0.0, 1.0))
     ssl = SemiSupervised(source, torch.tensor([0, 1, 2]), weight=2.0, test_images=images, test_labels=torch.tensor([1, 0, 0]))
-    ctx = DContext(PixelLogits(), None, None, None, torch.rand, lambda pool: torch.tensor([2, 0, 1, 1]))
+    ctx = DContext(PixelLogits(), None, None, None, torch.rand, lambda pool: torch.tensor([2, 0, 1, 1]), lambda x: x)
     e = math.e
     # picks 2, 0, 1, 1: logits (0,0,1) label 2, (0,1,0) label 1, (1,0,0) label 2 twice
     right, wrong = -math.log(e / (e + 2)), -math.log(1 / (e + 2))
     expected = 2.0 * (right + right + wrong + wrong) / 4
     assert ssl.d_terms(ctx)["supervised"].item() == pytest.approx(expected)
+    # the labelled batch reaches D through the step's d_input, as the real batch does: one that
+    # blanks the images leaves three equal logits, a cross-entropy of log 3 for every pick
+    ctx.d_input = torch.zeros_like
+    assert ssl.d_terms(ctx)["supervised"].item() == pytest.approx(2.0 * math.log(3))
     # test error: the most likely classes are 1, 0, 2 against labels 1, 0, 0
     assert ssl.test_errors(PixelLogits()) == {"test_error": pytest.approx(1 / 3)}
 
@@ -427,8 +431,10 @@ log: {every: 100, eval_every: 300, checkpoint_every: 300}
 
 
 def test_a_semi_supervised_run_with_weight_norm_and_an_averaged_d_resumes_exactly(tmp_path, cli):
+    """With instance noise too, which draws noise for the labelled batch as well."""
     config = tmp_path / "ssl.yaml"
     config.write_text(SSL_DIGITS.replace("d: {hidden: [128, 64]}", "d: {hidden: [32, 16], norm: weight, hidden_noise: 0.5}")
+                      .replace("techniques: {", "techniques: {instance_noise: {std: 0.2, anneal_steps: 100}, ")
                       .replace("steps: 300", "steps: 6").replace("every: 100, eval_every: 300, checkpoint_every: 300",
                                                                  "every: 3, eval_every: 3, checkpoint_every: 3"))
     straight, split = tmp_path / "straight", tmp_path / "split"

@@ -18,7 +18,9 @@ from torch import Tensor, nn
 class DContext:
     """What a D-step hook may look at. `draw(*shape)` gives per-example uniform noise for this rank;
     `pick(n)` this rank's share of a global batch of indices into n items, without replacement
-    up to n (cycling past it)."""
+    up to n (cycling past it); `d_input(x)` is what every technique's `d_input` makes of a batch
+    at this step, for a hook that shows D a batch of its own (the labelled images), so that
+    batch reaches D as `real` and `fake` do (with instance noise, noisy)."""
 
     d: nn.Module
     real: Tensor
@@ -26,6 +28,7 @@ class DContext:
     real_out: Tensor
     draw: Callable[..., Tensor]
     pick: Callable[[int], Tensor]
+    d_input: Callable[[Tensor], Tensor]
 
 
 @dataclass

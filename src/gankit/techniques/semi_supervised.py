@@ -20,6 +20,8 @@ oscillation of a D trained against a moving G.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -31,6 +33,10 @@ from gankit.data.source import DataSource
 from gankit.errors import UserError
 from gankit.techniques.base import DContext, Technique
 from gankit.techniques.ema import WeightAverage
+
+
+def _unchanged(x: Tensor) -> Tensor:
+    return x
 
 
 def class_count(source: ImageSource) -> int:
@@ -69,12 +75,14 @@ class SemiSupervised(Technique):
         self.average = average
 
     def d_terms(self, ctx: DContext) -> dict[str, Tensor]:
-        return {"supervised": self.weight * self.cross_entropy(ctx.d, ctx.pick(len(self.images)))}
+        loss = self.cross_entropy(ctx.d, ctx.pick(len(self.images)), ctx.d_input)
+        return {"supervised": self.weight * loss}
 
-    def cross_entropy(self, d: nn.Module, pick: Tensor) -> Tensor:
-        """The cross-entropy of D's K class logits on the labelled images `pick` indexes."""
+    def cross_entropy(self, d: nn.Module, pick: Tensor, d_input: Callable[[Tensor], Tensor] = _unchanged) -> Tensor:
+        """The cross-entropy of D's K class logits on the labelled images `pick` indexes, shown to
+        D through `d_input` (the GAN's transforms of D's input, such as instance noise)."""
         pick = pick.to(self.images.device)
-        logits = d.class_logits(self.source.to_pixels(self.images[pick]))
+        logits = d.class_logits(d_input(self.source.to_pixels(self.images[pick])))
         return F.cross_entropy(logits.float(), self.labels[pick])
 
     def after_d_step(self, d: nn.Module, step: int) -> None:

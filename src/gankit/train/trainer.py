@@ -64,7 +64,10 @@ class Trainer:
 
     def _d_terms(self, real: Tensor, fake: Tensor, real_out: Tensor, fake_out: Tensor) -> dict[str, Tensor]:
         """D's loss terms: the objective's and each technique's (`fake` carries no graph into G)."""
-        ctx = DContext(self.d, real, fake, real_out, self.batches.uniform, self.batches.pick)
+        ctx = DContext(
+            self.d, real, fake, real_out, self.batches.uniform, self.batches.pick,
+            lambda x: self.techniques.d_input(x, self.step),
+        )
         return {"loss": self.objective.d_loss(real_out, fake_out), **self.techniques.d_terms(ctx)}
 
     def _g_terms(self, fake: Tensor, fake_out: Tensor) -> dict[str, Tensor]:
