@@ -58,16 +58,17 @@ class Trainer:
         self.fast = fast if fast is not None else FastPath("cpu")
         self.step = 0
 
+    def _d_input(self, x: Tensor) -> Tensor:
+        """`x` as D sees it at this step, after every technique's `d_input` (instance noise)."""
+        return self.techniques.d_input(x, self.step)
+
     def _judge(self, x: Tensor) -> Tensor:
         """D's outputs in float32, whatever precision D computed in: losses are taken in float32."""
         return self.d(x).float()
 
     def _d_terms(self, real: Tensor, fake: Tensor, real_out: Tensor, fake_out: Tensor) -> dict[str, Tensor]:
         """D's loss terms: the objective's and each technique's (`fake` carries no graph into G)."""
-        ctx = DContext(
-            self.d, real, fake, real_out, self.batches.uniform, self.batches.pick,
-            lambda x: self.techniques.d_input(x, self.step),
-        )
+        ctx = DContext(self.d, real, fake, real_out, self.batches.uniform, self.batches.pick, self._d_input)
         return {"loss": self.objective.d_loss(real_out, fake_out), **self.techniques.d_terms(ctx)}
 
     def _g_terms(self, fake: Tensor, fake_out: Tensor) -> dict[str, Tensor]:
@@ -86,10 +87,10 @@ class Trainer:
 
     def _d_update(self) -> dict[str, Tensor]:
         with self.fast.autocast():
-            real = self.techniques.d_input(self.batches.real(self.source), self.step)
+            real = self._d_input(self.batches.real(self.source))
             with torch.no_grad():
                 fake = self.g(self.batches.latent())
-            fake = self.techniques.d_input(fake, self.step)
+            fake = self._d_input(fake)
             real_out, fake_out = self._judge(real), self._judge(fake)
             terms = self._d_terms(real, fake, real_out, fake_out)
         self._descend(self.opt_d, self.d, sum(terms.values()))
@@ -98,7 +99,7 @@ class Trainer:
 
     def _g_update(self) -> dict[str, Tensor]:
         with self.fast.autocast():
-            fake = self.techniques.d_input(self.g(self.batches.latent()), self.step)
+            fake = self._d_input(self.g(self.batches.latent()))
             fake_out = self._judge(fake)
             terms = self._g_terms(fake, fake_out)
         self._descend(self.opt_g, self.g, sum(terms.values()))
@@ -109,8 +110,8 @@ class Trainer:
         """Both players from one forward pass: each loss differentiated w.r.t. its own player only."""
         self.d.requires_grad_(True)
         with self.fast.autocast():
-            real = self.techniques.d_input(self.batches.real(self.source), self.step)
-            fake = self.techniques.d_input(self.g(self.batches.latent()), self.step)
+            real = self._d_input(self.batches.real(self.source))
+            fake = self._d_input(self.g(self.batches.latent()))
             real_out, fake_out = self._judge(real), self._judge(fake)
             d_terms = self._d_terms(real, fake.detach(), real_out, fake_out)
             g_terms = self._g_terms(fake, fake_out)
