@@ -131,6 +131,23 @@ def test_feature_matching_compares_both_batches_as_d_sees_them():
     assert fm.real.std() > 50 and seen[0].std() > 50  # G's own samples and the grid lie within ±5
 
 
+def test_a_g_step_by_feature_matching_runs_d_only_for_the_features():
+    """D's passes in one step of k = 1: two in the D update (real, fake), then in the G update one
+    for the objective's loss, or, when feature matching replaces it, one per batch whose features
+    it compares (real, fake) and none for a loss nobody reads."""
+
+    def passes(*extra: str) -> int:
+        cfg = build_config(load_preset("toy-grid25"), ["model.g.hidden=[8]", "model.d.hidden=[8]", *extra])
+        trainer = build_trainer(cfg, Distributed(), torch.device("cpu"))
+        calls = []
+        trainer.d.register_forward_hook(lambda module, args, out: calls.append(len(args[0])))
+        trainer.train_step()
+        return len(calls)
+
+    assert passes() == 3
+    assert passes("techniques.feature_matching.layer=trunk.0") == 4
+
+
 def test_feature_matching_reads_the_named_layer_of_a_dcgan_d_not_the_activation_after_it():
     d = build_nets(ModelConfig.model_validate({"g": {"kind": "dcgan"}, "d": {"kind": "dcgan"}}), (1, 28, 28), 0)[1]
     x = torch.randn(8, 1, 28, 28)

@@ -71,11 +71,15 @@ class Trainer:
         ctx = DContext(self.d, real, fake, real_out, self.batches.uniform, self.batches.pick, self._d_input)
         return {"loss": self.objective.d_loss(real_out, fake_out), **self.techniques.d_terms(ctx)}
 
-    def _g_terms(self, fake: Tensor, fake_out: Tensor) -> dict[str, Tensor]:
+    def _g_terms(self, fake: Tensor, fake_out: Tensor | None = None) -> dict[str, Tensor]:
         """G's loss terms: the objective's, unless a technique replaces it, and each technique's.
-        `fake` is G's batch as D sees it, after `d_input`, like the real batch of the D step."""
+        `fake` is G's batch as D sees it, after `d_input`, like the real batch of the D step.
+        `fake_out`, D's outputs on it, is judged here when not given, and only when the objective's
+        loss is used: feature matching reads D's features instead, so no D pass is wasted."""
         ctx = GContext(self.d, fake)
-        own = {} if self.techniques.replaces_g_loss else {"loss": self.objective.g_loss(fake_out)}
+        own = {}
+        if not self.techniques.replaces_g_loss:
+            own["loss"] = self.objective.g_loss(self._judge(fake) if fake_out is None else fake_out)
         return {**own, **self.techniques.g_terms(ctx)}
 
     def _d_stats(self, terms: dict[str, Tensor], real_out: Tensor, fake_out: Tensor) -> dict[str, Tensor]:
@@ -100,8 +104,7 @@ class Trainer:
     def _g_update(self) -> dict[str, Tensor]:
         with self.fast.autocast():
             fake = self._d_input(self.g(self.batches.latent()))
-            fake_out = self._judge(fake)
-            terms = self._g_terms(fake, fake_out)
+            terms = self._g_terms(fake)
         self._descend(self.opt_g, self.g, sum(terms.values()))
         self.techniques.after_g_step(self.g, self.step)
         return {f"g/{k}": v.detach() for k, v in terms.items()}
