@@ -14,6 +14,8 @@ import yaml
 from torch import nn
 
 from gankit.config import MLPConfig, MinibatchConfig, build_config, load_preset
+from gankit.metrics.classifier import load_classifier
+from gankit.metrics.features import extract
 from gankit.nets.mlp import MLPDiscriminator, MLPGenerator
 from gankit.objectives.losses import OBJECTIVES
 from gankit.techniques.base import GContext
@@ -22,7 +24,7 @@ from gankit.techniques.historical_averaging import HistoricalAveraging
 from gankit.techniques.instance_noise import InstanceNoise
 from gankit.techniques.label_smoothing import OneSidedLabelSmoothing
 from gankit.train.distributed import Distributed
-from gankit.train.run import build_trainer
+from gankit.train.run import build_trainer, generate
 from gankit.train.supervised import train_supervised_only
 from tests.contexts import d_context
 
@@ -93,6 +95,44 @@ def test_minibatch_discrimination_lets_d_spot_a_collapsed_batch(seed):
     plain = accuracy(_train_d(seed, real, collapsed, steps=400))
     with_mbd = accuracy(_train_d(seed, real, collapsed, minibatch=MinibatchConfig(kernels=8, dims=3), steps=400))
     assert with_mbd > 0.95 and plain < 0.7, (plain, with_mbd)
+
+
+MLP_DIGITS = """
+seed: {seed}
+data: {{name: digits}}
+model:
+  z_dim: 16
+  g: {{hidden: [128, 128], activation: relu, output: tanh}}
+  d: {{hidden: [128, 128], activation: leaky_relu}}
+objective: {{name: non-saturating}}
+optim: {{g: {{lr: 1.5e-3}}, d: {{lr: 1.5e-3}}}}
+train: {{steps: 300, batch_size: 64}}
+"""
+
+
+def _digit_classes_covered(seed: int, *extra: str) -> int:
+    """The digit classes that hold at least 10 of 1,000 samples of an MLP GAN trained on the 8×8
+    digits (300 steps unless `extra` overrides it), as the shipped digits classifier labels them."""
+    cfg = build_config(yaml.safe_load(MLP_DIGITS.format(seed=seed)), list(extra))
+    trainer = build_trainer(cfg, Distributed(), torch.device("cpu"))
+    for _ in range(cfg.train.steps):
+        trainer.train_step()
+    samples = generate(trainer.g, 1000, cfg.model.z_dim, cfg.model.z_dist, seed=123)
+    _, logits = extract(load_classifier("digits"), trainer.source.to_uint8(samples))
+    return int((torch.bincount(logits.argmax(dim=1), minlength=10) >= 10).sum())
+
+
+def test_minibatch_discrimination_keeps_g_from_collapsing_onto_a_few_digits():
+    """Sec. 3.2, in the regime it was made for: a real batch of images has no near-duplicates, so a
+    G that collapses makes a batch D can tell by its crowding alone. With the same nets and steps,
+    minibatch discrimination (10 kernels of 5 dims) keeps more digit classes in G's samples, on
+    every seed and by 3 classes or more a seed on average. Measured at 300 steps, seeds 0-9: plain
+    3, 2, 3, 3, 5, 3, 1, 3, 3, 4 classes, with it 8, 7, 9, 6, 10, 9, 10, 6, 10, 5. The lead is
+    early at this rate: at 1,000 steps plain G has recovered (7-10 classes over 5 seeds, with it
+    4-10); at Adam 2e-4 it holds through 2,000 steps (seeds 0-2: 6, 4, 5 against 9, 5, 9)."""
+    plain = [_digit_classes_covered(seed) for seed in SEEDS]
+    with_mbd = [_digit_classes_covered(seed, "model.d.minibatch={kernels: 10, dims: 5}") for seed in SEEDS]
+    assert all(m > p for p, m in zip(plain, with_mbd)) and sum(with_mbd) - sum(plain) >= 3 * len(SEEDS), (plain, with_mbd)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
