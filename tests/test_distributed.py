@@ -81,3 +81,21 @@ def test_a_batch_that_does_not_split_over_ranks_is_refused(tmp_path):
     assert "train.batch_size=33 must divide evenly over 2 processes" in done.stderr
     # torchrun adds its own report of the failed workers; gankit itself prints no traceback.
     assert not [line for line in done.stderr.splitlines() if line.strip().startswith("File") and "gankit" in line]
+
+
+def test_a_refusal_on_rank_0_alone_stops_every_rank(tmp_path):
+    """Rank 0 alone builds the metrics' evaluator, so only it refuses a run whose Inception weights
+    are missing; the other rank is then waiting at the barrier before the folder is made. torchrun
+    stops it as soon as rank 0 exits (measured: about 20 s for the whole launch, against the
+    collective's 10-minute timeout), the user gets gankit's one line, and no folder is made."""
+    env = {k: v for k, v in _env().items() if k != "GANKIT_INCEPTION_WEIGHTS"}
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+         "-m", "gankit", "train", "--preset", "dcgan-fashion", *DIGITS_DCGAN,
+         "--set", "log.metrics=[fid]", "--set", "log.features=inception", "--out", tmp_path / "run"],
+        env={**env, "TORCH_HOME": str(tmp_path / "hub")}, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode != 0
+    assert "gankit: error: FID Inception weights not found" in done.stderr
+    assert "SIGTERM" in done.stderr  # torchrun's report: rank 1 was stopped, not refused on its own
+    assert not (tmp_path / "run").exists()
