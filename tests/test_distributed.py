@@ -10,7 +10,9 @@ import sys
 import pytest
 import torch
 
-from gankit.train import checkpoint
+from gankit.errors import RankLost
+from gankit.train import checkpoint, run
+from gankit.train.distributed import Distributed
 from tests.conftest import set_args, tiny_args
 
 
@@ -70,6 +72,12 @@ def test_two_ranks_match_one_process(tmp_path, args):
     assert len(list((double / "events").iterdir())) == 1
 
 
+def _gankit_traceback(stderr: str) -> list[str]:
+    """The traceback lines that run through gankit's code (torchrun adds its own report of the
+    failed workers, with a traceback of the launcher)."""
+    return [line for line in stderr.splitlines() if line.strip().startswith("File") and "gankit" in line]
+
+
 def test_a_batch_that_does_not_split_over_ranks_is_refused(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
@@ -79,15 +87,15 @@ def test_a_batch_that_does_not_split_over_ranks_is_refused(tmp_path):
     )
     assert done.returncode != 0
     assert "train.batch_size=33 must divide evenly over 2 processes" in done.stderr
-    # torchrun adds its own report of the failed workers; gankit itself prints no traceback.
-    assert not [line for line in done.stderr.splitlines() if line.strip().startswith("File") and "gankit" in line]
+    assert not _gankit_traceback(done.stderr)
 
 
-def test_a_refusal_on_rank_0_alone_stops_every_rank(tmp_path):
+def test_a_refusal_on_rank_0_alone_stops_every_rank_in_one_line_each(tmp_path):
     """Rank 0 alone builds the metrics' evaluator, so only it refuses a run whose Inception weights
-    are missing; the other rank is then waiting at the barrier before the folder is made. torchrun
-    stops it as soon as rank 0 exits (measured: about 20 s for the whole launch, against the
-    collective's 10-minute timeout), the user gets gankit's one line, and no folder is made."""
+    are missing, while rank 1 waits at the barrier before the folder is made. The user gets rank
+    0's reason in one line and at most one line from rank 1 (gloo fails its barrier as soon as
+    rank 0 exits, and it said so with a traceback before `RankLost`); torchrun stops rank 1 at
+    once, not after the collective's 10-minute timeout; no folder is made."""
     env = {k: v for k, v in _env().items() if k != "GANKIT_INCEPTION_WEIGHTS"}
     done = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
@@ -96,6 +104,25 @@ def test_a_refusal_on_rank_0_alone_stops_every_rank(tmp_path):
         env={**env, "TORCH_HOME": str(tmp_path / "hub")}, capture_output=True, text=True, timeout=120,
     )
     assert done.returncode != 0
-    assert "gankit: error: FID Inception weights not found" in done.stderr
-    assert "SIGTERM" in done.stderr  # torchrun's report: rank 1 was stopped, not refused on its own
+    assert done.stderr.count("gankit: error: FID Inception weights not found") == 1
+    assert done.stderr.count("gankit: rank 1: stopped: another process of the run stopped first") <= 1
+    assert not _gankit_traceback(done.stderr), done.stderr[-4000:]
     assert not (tmp_path / "run").exists()
+
+
+def test_a_collective_that_loses_its_partner_raises_rank_lost(monkeypatch, cli, tmp_path):
+    """What gloo raises on a surviving rank becomes `RankLost`, which the CLI reports in one line
+    with exit status 4."""
+    def closed(*args, **kwargs):
+        raise RuntimeError("[pair.cc:561] Connection closed by peer [127.0.0.1]:29500. This is typically caused by a crash")
+
+    monkeypatch.setattr(torch.distributed, "barrier", closed)
+    with pytest.raises(RankLost, match=r"^rank 1: stopped: .* \(barrier: \[pair.cc:561\] Connection closed by peer \[127.0.0.1\]:29500\)$"):
+        Distributed(rank=1, world_size=2).barrier()
+
+    def lost(*args, **kwargs):
+        raise RankLost("rank 1: stopped: another process of the run stopped first")
+
+    monkeypatch.setattr(run, "train", lost)
+    code, _, err = cli("train", "--preset", "toy-grid25", "--out", tmp_path / "run")
+    assert (code, err) == (4, "gankit: rank 1: stopped: another process of the run stopped first\n")

@@ -11,10 +11,11 @@ import sys
 from pathlib import Path
 from typing import NoReturn, Sequence
 
-from gankit.errors import USER_PATH_ERRNOS, TrainingDiverged, UserError
+from gankit.errors import USER_PATH_ERRNOS, RankLost, TrainingDiverged, UserError
 
 EXIT_USER_ERROR = 2
 EXIT_DIVERGED = 3
+EXIT_RANK_LOST = 4
 
 
 class _Parser(argparse.ArgumentParser):
@@ -145,6 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrainingDiverged as exc:
         print(f"gankit: {exc}", file=sys.stderr)
         return EXIT_DIVERGED
+    except RankLost as exc:
+        print(f"gankit: {exc}", file=sys.stderr)
+        return EXIT_RANK_LOST
     except KeyboardInterrupt:
         after = "; the last checkpoint is intact (resume with --resume)" if args.command == "train" else ""
         print(f"gankit: interrupted{after}", file=sys.stderr)

@@ -4,7 +4,8 @@ The CLI turns a `UserError` into a single line on stderr and exit status 2; anyt
 and keeps its traceback. Raising it anywhere in the library is how bad input gets a clear message.
 The one other error the CLI reports in a line is the file system refusing a place the user chose
 (`USER_PATH_ERRNOS`: a path under a file, no permission, a read-only or full disk); a missing file
-gankit expected to find is not among them, so it stays a traceback.
+gankit expected to find is not among them, so it stays a traceback. Two outcomes that are not
+errors in the input also get one line: a diverged run and a rank whose partner process stopped.
 """
 
 import errno
@@ -18,3 +19,11 @@ class UserError(Exception):
 
 class TrainingDiverged(Exception):
     """A loss became non-finite; the run stopped and its last good checkpoint was kept."""
+
+
+class RankLost(Exception):
+    """Another process of a distributed run stopped, so a collective on this rank failed.
+
+    The process that stopped first reports why (a refusal only rank 0 meets, such as missing metric
+    weights, stops rank 0 alone); every other rank says in one line that it stopped with it,
+    instead of a traceback from deep inside torch.distributed."""

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
+
+from gankit.errors import RankLost
 
 
 @dataclass(frozen=True)
@@ -40,17 +44,30 @@ class Distributed:
             dist.init_process_group(backend, timeout=datetime.timedelta(minutes=10))
         return cls(dist.get_rank(), dist.get_world_size())
 
+    @contextmanager
+    def _collective(self, what: str) -> Iterator[None]:
+        """Turn a failed collective into `RankLost`: gloo raises a RuntimeError on the surviving
+        ranks as soon as a partner process exits, before torchrun gets to stop them."""
+        try:
+            yield
+        except RuntimeError as exc:
+            reason = str(exc).strip().split(". ")[0] or type(exc).__name__
+            raise RankLost(f"rank {self.rank}: stopped: another process of the run stopped first, "
+                           f"see its message ({what}: {reason})") from exc
+
     def broadcast_parameters(self, module: nn.Module) -> None:
         if self.world_size > 1:
-            for tensor in list(module.parameters()) + list(module.buffers()):
-                dist.broadcast(tensor.data, src=0)
+            with self._collective("broadcast of the initial weights"):
+                for tensor in list(module.parameters()) + list(module.buffers()):
+                    dist.broadcast(tensor.data, src=0)
 
     def average_gradients(self, module: nn.Module) -> None:
         if self.world_size == 1:
             return
         grads = [p.grad for p in module.parameters() if p.grad is not None]
         flat = torch.cat([g.flatten() for g in grads])
-        dist.all_reduce(flat)
+        with self._collective("gradient all-reduce"):
+            dist.all_reduce(flat)
         flat /= self.world_size
         offset = 0
         for g in grads:
@@ -61,7 +78,8 @@ class Distributed:
         """The average of `values` over ranks (for logged scalars)."""
         if self.world_size > 1:
             values = values.clone()
-            dist.all_reduce(values)
+            with self._collective("all-reduce of the logged values"):
+                dist.all_reduce(values)
             values /= self.world_size
         return values
 
@@ -70,7 +88,8 @@ class Distributed:
         if self.world_size == 1:
             return flag
         value = torch.tensor([float(flag)], device=device)
-        dist.broadcast(value, src=0)
+        with self._collective("broadcast of rank 0's decision"):
+            dist.broadcast(value, src=0)
         return bool(value.item())
 
     def gather(self, tensor: Tensor) -> list[Tensor]:
@@ -78,12 +97,14 @@ class Distributed:
         if self.world_size == 1:
             return [tensor]
         out = [torch.empty_like(tensor) for _ in range(self.world_size)]
-        dist.all_gather(out, tensor)
+        with self._collective("all-gather"):
+            dist.all_gather(out, tensor)
         return out
 
     def barrier(self) -> None:
         if self.world_size > 1:
-            dist.barrier()
+            with self._collective("barrier"):
+                dist.barrier()
 
     def close(self) -> None:
         if self.world_size > 1 and dist.is_initialized():
