@@ -111,10 +111,10 @@ def test_a_refusal_on_rank_0_alone_stops_every_rank_in_one_line_each(tmp_path):
 
 
 def test_a_collective_that_loses_its_partner_raises_rank_lost(monkeypatch, cli, tmp_path):
-    """What gloo raises on a surviving rank becomes `RankLost`, which the CLI reports in one line
-    with exit status 4."""
+    """What gloo raises on a surviving rank becomes `RankLost`, its reason cut to one line, which
+    the CLI reports in one line with exit status 4."""
     def closed(*args, **kwargs):
-        raise RuntimeError("[pair.cc:561] Connection closed by peer [127.0.0.1]:29500. This is typically caused by a crash")
+        raise RuntimeError("[pair.cc:561] Connection closed by peer [127.0.0.1]:29500\nThis is typically caused by a crash.")
 
     monkeypatch.setattr(torch.distributed, "barrier", closed)
     with pytest.raises(RankLost, match=r"^rank 1: stopped: .* \(barrier: \[pair.cc:561\] Connection closed by peer \[127.0.0.1\]:29500\)$"):

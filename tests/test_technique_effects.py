@@ -97,7 +97,7 @@ def test_minibatch_discrimination_lets_d_spot_a_collapsed_batch(seed):
     assert with_mbd > 0.95 and plain < 0.7, (plain, with_mbd)
 
 
-MLP_DIGITS = """
+MLP_GAN_DIGITS = """
 seed: {seed}
 data: {{name: digits}}
 model:
@@ -113,7 +113,7 @@ train: {{steps: 300, batch_size: 64}}
 def _digit_classes_covered(seed: int, *extra: str) -> int:
     """The digit classes that hold at least 10 of 1,000 samples of an MLP GAN trained on the 8×8
     digits (300 steps unless `extra` overrides it), as the shipped digits classifier labels them."""
-    cfg = build_config(yaml.safe_load(MLP_DIGITS.format(seed=seed)), list(extra))
+    cfg = build_config(yaml.safe_load(MLP_GAN_DIGITS.format(seed=seed)), list(extra))
     trainer = build_trainer(cfg, Distributed(), torch.device("cpu"))
     for _ in range(cfg.train.steps):
         trainer.train_step()

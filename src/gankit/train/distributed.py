@@ -51,7 +51,8 @@ class Distributed:
         try:
             yield
         except RuntimeError as exc:
-            reason = str(exc).strip().split(". ")[0] or type(exc).__name__
+            text = str(exc).strip()
+            reason = text.splitlines()[0].split(". ")[0] if text else type(exc).__name__  # one line
             raise RankLost(f"rank {self.rank}: stopped: another process of the run stopped first, "
                            f"see its message ({what}: {reason})") from exc
 
