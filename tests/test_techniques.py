@@ -8,6 +8,7 @@ import math
 
 import pytest
 import torch
+import yaml
 
 from gankit.config import MinibatchConfig, build_config, load_preset
 from gankit.errors import UserError
@@ -463,6 +464,22 @@ def test_a_semi_supervised_run_with_weight_norm_and_an_averaged_d_resumes_exactl
     assert "technique.semi_supervised.trunk.0.scale" in averaged  # the fixed scales travel with the average
     assert [k for k in a.tensors if not torch.equal(a.tensors[k], b.tensors[k])] == []
     assert not torch.equal(a.tensors["technique.semi_supervised.head.weight"], a.tensors["d.head.weight"])
+
+
+def test_a_trainer_step_shows_d_the_labelled_batch_through_the_input_transforms():
+    """Every batch D sees in a step goes through the techniques' `d_input`: the D update's real,
+    generated and labelled batches, then G's batch; the third is made of the labelled images."""
+    cfg = build_config(yaml.safe_load(SSL_DIGITS), ["techniques.instance_noise={std: 0.1, anneal_steps: 10}"])
+    trainer = build_trainer(cfg, Distributed(), torch.device("cpu"))
+    transform, seen = trainer.techniques.d_input, []
+    trainer.techniques.d_input = lambda x, step: (seen.append(x.detach().flatten(1)), transform(x, step))[1]
+    trainer.train_step()
+    assert len(seen) == 4
+    ssl = trainer.techniques.find("semi_supervised")
+    labelled = ssl.source.to_pixels(ssl.images).flatten(1)
+    nearest = lambda x: torch.cdist(x, labelled, compute_mode="donot_use_mm_for_euclid_dist").amin(dim=1)  # noqa: E731
+    assert nearest(seen[2]).max() == 0  # every row is a labelled image
+    assert nearest(seen[0]).max() > 0.5  # the real batch is drawn from every training image
 
 
 def test_semi_supervised_training_learns_the_classes_from_few_labels(tmp_path, cli):

@@ -143,12 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"gankit: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except TrainingDiverged as exc:
+    except (TrainingDiverged, RankLost) as exc:
         print(f"gankit: {exc}", file=sys.stderr)
-        return EXIT_DIVERGED
-    except RankLost as exc:
-        print(f"gankit: {exc}", file=sys.stderr)
-        return EXIT_RANK_LOST
+        return EXIT_DIVERGED if isinstance(exc, TrainingDiverged) else EXIT_RANK_LOST
     except KeyboardInterrupt:
         after = "; the last checkpoint is intact (resume with --resume)" if args.command == "train" else ""
         print(f"gankit: interrupted{after}", file=sys.stderr)

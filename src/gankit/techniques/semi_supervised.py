@@ -35,10 +35,6 @@ from gankit.techniques.base import DContext, Technique
 from gankit.techniques.ema import WeightAverage
 
 
-def _unchanged(x: Tensor) -> Tensor:
-    return x
-
-
 def class_count(source: ImageSource) -> int:
     if source.labels is None:
         raise UserError("techniques.semi_supervised needs a data set with labels (mnist, fashion-mnist, digits, ...)")
@@ -78,7 +74,7 @@ class SemiSupervised(Technique):
         loss = self.cross_entropy(ctx.d, ctx.pick(len(self.images)), ctx.d_input)
         return {"supervised": self.weight * loss}
 
-    def cross_entropy(self, d: nn.Module, pick: Tensor, d_input: Callable[[Tensor], Tensor] = _unchanged) -> Tensor:
+    def cross_entropy(self, d: nn.Module, pick: Tensor, d_input: Callable[[Tensor], Tensor]) -> Tensor:
         """The cross-entropy of D's K class logits on the labelled images `pick` indexes, shown to
         D through `d_input` (the GAN's transforms of D's input, such as instance noise)."""
         pick = pick.to(self.images.device)

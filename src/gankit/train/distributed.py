@@ -47,14 +47,16 @@ class Distributed:
     @contextmanager
     def _collective(self, what: str) -> Iterator[None]:
         """Turn a failed collective into `RankLost`: gloo raises a RuntimeError on the surviving
-        ranks as soon as a partner process exits, before torchrun gets to stop them."""
+        ranks as soon as a partner process exits, before torchrun gets to stop them. Its type does
+        not tell a lost partner from other collective failures, so the message names the likely
+        cause and keeps torch's reason."""
         try:
             yield
         except RuntimeError as exc:
             text = str(exc).strip()
             reason = text.splitlines()[0].split(". ")[0] if text else type(exc).__name__  # one line
-            raise RankLost(f"rank {self.rank}: stopped: another process of the run stopped first, "
-                           f"see its message ({what}: {reason})") from exc
+            raise RankLost(f"rank {self.rank}: stopped: a collective failed, most likely because another "
+                           f"process of the run stopped first; see its message ({what}: {reason})") from exc
 
     def broadcast_parameters(self, module: nn.Module) -> None:
         if self.world_size > 1:

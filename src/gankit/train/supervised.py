@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import torch
+from torch import nn
 
 from gankit.config import RunConfig
 from gankit.data import make_source
@@ -52,7 +53,8 @@ def train_supervised_only(cfg: RunConfig, steps: int) -> tuple[dict[str, float],
     loss = torch.zeros(())
     for step in range(steps):
         schedule.set_step(step)
-        loss = classifier.cross_entropy(d, batches.pick(len(classifier.images)))
+        # D's input as the data gives it: instance noise and the like are the GAN's, not the classifier's
+        loss = classifier.cross_entropy(d, batches.pick(len(classifier.images)), nn.Identity())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
