@@ -197,6 +197,10 @@ def median(runs: list[Trained], key: str) -> float:
     return statistics.median(r.final[key] for r in runs)
 
 
+def mean(runs: list[Trained], key: str) -> float:
+    return statistics.fmean(r.final[key] for r in runs)
+
+
 def median_and_range(runs: list[Trained], key: str) -> str:
     """"median (min–max)" over seeds: whether two variants differ by more than the seeds do."""
     values = [r.final[key] for r in runs]
@@ -241,8 +245,8 @@ class SslCell:
     gan: list[Trained]  # (b)
 
     def row(self) -> str:
-        a, b = (self.mean_error(runs, GAN_ERROR) for runs in (self.supervised, self.gan))
-        live = self.mean_error(self.supervised, "test_error") - self.mean_error(self.gan, "test_error")
+        a, b = (mean(runs, GAN_ERROR) for runs in (self.supervised, self.gan))
+        live = mean(self.supervised, "test_error") - mean(self.gan, "test_error")
         under = ("yes" if b < TARGET_MNIST_ERROR else "no") if self.dataset == "mnist" else "—"
         margin = "yes" if a - b >= TARGET_MARGIN else "no"
         diverged = sum(r.diverged for r in self.supervised + self.gan)
@@ -253,16 +257,12 @@ class SslCell:
             f"{timing(self.supervised)} | {timing(self.gan)} |"
         )
 
-    @staticmethod
-    def mean_error(runs: list[Trained], key: str) -> float:
-        return statistics.fmean(r.final[key] for r in runs)
-
 
 def percent(runs: list[Trained], key: str = "test_error") -> str:
     """Mean ± sample standard deviation of a test error over seeds, in %."""
     errors = [100 * r.final[key] for r in runs]
     spread = f" ± {statistics.stdev(errors):.2f}" if len(errors) > 1 else ""
-    return f"{statistics.fmean(errors):.2f}{spread}"
+    return f"{100 * mean(runs, key):.2f}{spread}"
 
 
 TIME_HEAD = "CPU s per run | wall s per run"
