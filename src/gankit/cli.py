@@ -185,6 +185,7 @@ def _train(args: argparse.Namespace) -> int:
     try:
         summary = run.train(cfg, out, dist, device, resume=args.resume is not None, preset=preset or None,
                             overwrite=args.overwrite)
+        dist.barrier()  # see `Distributed.close`
     finally:
         dist.close()
     if dist.is_main:
