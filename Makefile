@@ -9,5 +9,5 @@ install:
 demo: install  ## train the default preset (toy-grid25) and write its report
 	$(PYTHON) -m gankit train
 
-test: install  ## the whole test suite (what .ci/run calls)
-	$(PYTHON) -m pytest -q
+test: install  ## the whole test suite (what .ci/run calls), one worker per core (at most 4: memory)
+	$(PYTHON) -m pytest -q -n auto --maxprocesses 4
