@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from gankit.errors import UserError
+from gankit.metrics.classes import class_coverage
 from gankit.metrics.evaluator import Evaluator, Reference
 from gankit.metrics.fid import FeatureStats, frechet_distance
 from gankit.metrics.stacked import stacked_mnist_modes
@@ -74,7 +75,7 @@ def test_reference_features_are_cached_by_content_and_space(tmp_path):
     [
         (["fidd"], Reference("toy", "toy", _images(10, 0)), None, "unknown metric 'fidd'"),
         (["parzen"], Reference("toy", "toy", _images(10, 0)), None, "needs a held-out test split"),
-        (["modes"], Reference("toy", "toy", _images(10, 0)), None, "not stacked-mnist"),
+        (["modes"], Reference("toy", "toy", _images(10, 0)), None, "toy is neither"),
         (["fid"], Reference("toy", "toy", _images(10, 0)), torch.zeros(4, 3, 8, 8, dtype=torch.uint8), "do not match"),
     ],
 )
@@ -102,6 +103,19 @@ def test_stacked_modes_read_each_channel_as_a_digit():
     counts[[123, 900, 444]] = torch.tensor([2.0, 1.0, 1.0])
     p = counts[counts > 0] / 4
     assert result["kl"] == pytest.approx(float((p * torch.log(p * 1000)).sum()))
+
+
+def test_class_coverage_counts_the_classes_holding_one_percent_of_the_samples():
+    """200 one-channel images: 150 of class 1, 45 of class 2, 3 of class 3 (1.5%: covered), 2 of
+    class 4 (1%: covered) and none of the other six."""
+    per_class = torch.tensor([0, 150, 45, 3, 2, 0, 0, 0, 0, 0])
+    digits = torch.repeat_interleave(torch.arange(10), per_class)
+    images = (digits[:, None, None, None] * 20).expand(-1, 1, 5, 5).to(torch.uint8)
+    result = class_coverage(images, ChannelDigit())
+    assert result["modes"] == 4
+    p = per_class[per_class > 0].double() / 200
+    assert result["kl"] == pytest.approx(float((p * torch.log(p * 10)).sum()))
+    assert class_coverage(images[:199], ChannelDigit())["modes"] == 3  # 1 of 199 is under 1%
 
 
 # ------------------------------------------------------------------ end to end, in the digits classifier's space
@@ -218,3 +232,26 @@ def test_eval_of_a_folder_of_real_images_scores_better_than_noise(tmp_path, cli,
     assert scores["real"]["fid"] < 0.1 * scores["noise"]["fid"]
     assert scores["real"]["precision"] > 0.6 and scores["noise"]["precision"] < 0.4
     assert scores["real"]["recall"] > 0.6 and scores["noise"]["recall"] < 0.2
+
+
+def test_modes_of_a_folder_count_the_digit_classes_it_holds(tmp_path, cli):
+    """`gankit eval --metrics modes` on single-channel data: real digits of every class cover all
+    10 classes; the same number of images drawn from two classes cover 2."""
+    from PIL import Image
+
+    from gankit.data.images import load_digits
+
+    images, labels = load_digits()
+    every, two = images[-300:, 0], images[(labels == 3) | (labels == 7)][:300, 0]
+    modes = {}
+    for name, batch in (("every", every), ("two", two)):
+        (tmp_path / name).mkdir()
+        for i, image in enumerate(batch.numpy()):
+            Image.fromarray(image).save(tmp_path / name / f"{i:04d}.png")
+        code, out, err = cli("eval", tmp_path / name, "--against", "digits", "--metrics", "modes",
+                             "--out", tmp_path / f"{name}.json")
+        assert code == 0, err
+        assert "modes scored by the digits-classifier" in out
+        modes[name] = json.loads((tmp_path / f"{name}.json").read_text())["metrics"]
+    assert modes["every"]["modes"] == 10 and modes["two"]["modes"] == 2, modes
+    assert modes["two"]["kl"] > modes["every"]["kl"] + 1

@@ -91,7 +91,7 @@ def run_eval(req: EvalRequest) -> dict[str, Any]:
         "step": run.step if run is not None else None,
         "against": reference.name,
         "feature_space": evaluator.feature_space,
-        "modes_scored_by": evaluator.digits.name if evaluator.digits is not None else None,
+        "modes_scored_by": evaluator.classifier.name if evaluator.classifier is not None else None,
         "generated": len(fake),
         "reference": len(reference.images[: req.reference_n]),
         "seconds": round(time.perf_counter() - started, 2),
@@ -125,7 +125,7 @@ def format_table(record: dict[str, Any]) -> str:
     lines = [
         f"{record['generated']} generated vs {record['reference']} reference images ({record['against']}); "
         f"feature space: {record['feature_space'] or 'none (pixels)'}"
-        + (f"; modes scored by the {record['modes_scored_by']}, per channel" if record["modes_scored_by"] else ""),
+        + (f"; modes scored by the {record['modes_scored_by']}" if record["modes_scored_by"] else ""),
     ]
     spreads = {"is": "is_std", "kid": "kid_std", "parzen": "parzen_se"}
     for name, value in values.items():

@@ -13,7 +13,8 @@ entry), and computes each requested metric from them:
 | pr     | precision, recall                | features, k = 3 (Kynkäänniemi et al. 2019)         |
 | dc     | density, coverage                | features, k = 5 (Naeem et al. 2020)                |
 | parzen | parzen, parzen_se, parzen_sigma  | pixels in [0, 1] (Goodfellow et al. 2014)          |
-| modes  | modes, kl                        | Stacked MNIST: each channel's MNIST digit          |
+| modes  | modes, kl                        | Stacked MNIST: each channel's MNIST digit; MNIST,  |
+|        |                                  | Fashion-MNIST, digits: each image's class          |
 
 Parzen follows the 2014 paper: σ is chosen on a validation set (the last 10,000 reference images,
 as the paper's MNIST split, or a sixth of a smaller set) and the log-likelihood reported on the
@@ -35,6 +36,8 @@ from safetensors.torch import load_file, save
 from torch import Tensor
 
 from gankit.errors import UserError
+from gankit.metrics.classes import class_coverage
+from gankit.metrics.classifier import DATASETS as CLASSIFIED_DATASETS
 from gankit.metrics.classifier import load_classifier
 from gankit.metrics.features import FeatureExtractor, default_space, extract, load_extractor
 from gankit.metrics.fid import FeatureStats, frechet_distance
@@ -75,8 +78,9 @@ def check_metrics(names: Sequence[str], reference: Reference) -> list[str]:
     unknown = [n for n in names if n not in METRICS]
     if unknown:
         raise UserError(f"unknown metric {unknown[0]!r}; known: {', '.join(METRICS)}")
-    if "modes" in names and not reference.stacked:
-        raise UserError(f"metric 'modes' counts Stacked MNIST modes; {reference.name} is not stacked-mnist")
+    if "modes" in names and not (reference.stacked or reference.dataset in CLASSIFIED_DATASETS):
+        raise UserError(f"metric 'modes' counts the modes of stacked-mnist or the classes of "
+                        f"{', '.join(CLASSIFIED_DATASETS)}; {reference.name} is neither")
     if "parzen" in names and reference.heldout is None:
         raise UserError(f"metric 'parzen' needs a held-out test split; {reference.name} has none")
     return list(dict.fromkeys(names))
@@ -94,7 +98,7 @@ class Evaluator:
         reference: Reference,
         metrics: Sequence[str],
         features: FeatureExtractor | None,
-        digits: FeatureExtractor | None = None,
+        classifier: FeatureExtractor | None = None,
         cache_dir: Path | None = None,
         reference_count: int | None = None,
     ) -> None:
@@ -103,7 +107,7 @@ class Evaluator:
         if features is None and any(m in FEATURE_METRICS for m in self.metrics):
             raise UserError("the feature metrics (fid, is, kid, pr, dc) need a feature space")
         self.features = features
-        self.digits = digits
+        self.classifier = classifier  # labels the images (each channel, on Stacked MNIST) for `modes`
         self.cache_dir = cache_dir
         self.reference_count = reference_count
         self._real: Tensor | None = None
@@ -127,9 +131,10 @@ class Evaluator:
         if "parzen" in self.metrics:
             out.update(self._parzen(fake))
         if "modes" in self.metrics:
-            if self.digits is None:
-                raise UserError("metric 'modes' needs the MNIST classifier")
-            out.update(stacked_mnist_modes(fake, self.digits))
+            if self.classifier is None:
+                raise UserError("metric 'modes' needs a classifier of the reference data's classes")
+            modes = stacked_mnist_modes if self.reference.stacked else class_coverage
+            out.update(modes(fake, self.classifier))
         return out
 
     def _feature_metrics(self, fake: Tensor) -> dict[str, float]:
@@ -203,11 +208,14 @@ def build_evaluator(
 ) -> Evaluator:
     """An Evaluator with the networks its metrics need: the feature space (`auto`: Inception when its
     weights are found, else the reference data's own classifier; loaded also for `with_features`)
-    and, for `modes`, the MNIST classifier."""
+    and, for `modes`, the classifier of the reference's classes (MNIST's on Stacked MNIST)."""
     extractor = None
     if with_features or any(m in FEATURE_METRICS for m in metrics):
         if space == "auto":
             space = default_space(reference.dataset, inception_weights)
         extractor = load_extractor(space, device, inception_weights)
-    digits = load_classifier("mnist").to(device) if "modes" in metrics else None
-    return Evaluator(reference, metrics, extractor, digits, cache_dir or default_cache_dir(), reference_count)
+    classifier = None
+    if "modes" in metrics:
+        check_metrics(metrics, reference)  # a clear refusal before a classifier is looked for
+        classifier = load_classifier("mnist" if reference.stacked else reference.dataset).to(device)
+    return Evaluator(reference, metrics, extractor, classifier, cache_dir or default_cache_dir(), reference_count)
