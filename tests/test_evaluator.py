@@ -204,6 +204,17 @@ def test_training_logs_metrics_and_keeps_the_best_checkpoint(tmp_path, cli, monk
     assert set(checkpoint.list_steps(run)) == {best["step"], 8}  # the newest, plus the best
 
 
+def test_preset_mlp_digits_logs_the_digit_classes_its_samples_cover(tmp_path, cli):
+    run = tmp_path / "run"
+    code, out, err = cli("train", "--preset", "mlp-digits", "--out", run,
+                         *set_args("train.steps=4", "log.eval_every=2", "log.metrics_samples=200"))
+    assert code == 0, err
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    evals = {r["step"]: r for r in rows if r["kind"] == "eval"}
+    assert sorted(evals) == [0, 2, 4] and "eval @ 4: modes" in out
+    assert all(1 <= r["modes"] <= 10 and r["kl"] >= 0 for r in evals.values()), evals
+
+
 def test_best_must_be_a_reported_metric(tmp_path, cli):
     code, _, err = cli("train", "--preset", "dcgan-fashion", "--out", tmp_path / "r", *DIGITS_RUN,
                        *set_args("train.steps=2", "log.best=fid"))

@@ -97,24 +97,11 @@ def test_minibatch_discrimination_lets_d_spot_a_collapsed_batch(seed):
     assert with_mbd > 0.95 and plain < 0.7, (plain, with_mbd)
 
 
-MLP_GAN_DIGITS = """
-seed: {seed}
-data: {{name: digits}}
-model:
-  z_dim: 16
-  g: {{hidden: [128, 128], activation: relu, output: tanh}}
-  d: {{hidden: [128, 128], activation: leaky_relu}}
-objective: {{name: non-saturating}}
-optim: {{g: {{lr: 1.5e-3}}, d: {{lr: 1.5e-3}}}}
-train: {{steps: 300, batch_size: 64}}
-"""
-
-
 def _digit_classes_covered(seed: int, *extra: str) -> int:
-    """The digit classes that hold at least 1% of 1,000 samples of an MLP GAN trained on the 8×8
-    digits (300 steps unless `extra` overrides it), as the shipped digits classifier labels them:
-    metric `modes` of `gankit eval`."""
-    cfg = build_config(yaml.safe_load(MLP_GAN_DIGITS.format(seed=seed)), list(extra))
+    """The digit classes that hold at least 1% of 1,000 samples of preset mlp-digits's G (300
+    steps unless `extra` overrides it), as the shipped digits classifier labels them: metric
+    `modes`."""
+    cfg = build_config(load_preset("mlp-digits"), [f"seed={seed}", *extra])
     trainer = build_trainer(cfg, Distributed(), torch.device("cpu"))
     for _ in range(cfg.train.steps):
         trainer.train_step()
@@ -127,9 +114,8 @@ def test_minibatch_discrimination_keeps_g_from_collapsing_onto_a_few_digits():
     G that collapses makes a batch D can tell by its crowding alone. With the same nets and steps,
     minibatch discrimination (10 kernels of 5 dims) keeps more digit classes in G's samples, on
     every seed and by 3 classes or more a seed on average. Measured at 300 steps, seeds 0-9: plain
-    3, 2, 3, 3, 5, 3, 1, 3, 3, 4 classes, with it 8, 7, 9, 6, 10, 9, 10, 6, 10, 5. The lead is
-    early at this rate: at 1,000 steps plain G has recovered (7-10 classes over 5 seeds, with it
-    4-10); at Adam 2e-4 it holds through 2,000 steps (seeds 0-2: 6, 4, 5 against 9, 5, 9)."""
+    3, 2, 3, 3, 5, 3, 1, 3, 3, 4 classes, with it 8, 7, 9, 6, 10, 9, 10, 6, 10, 5. Where the lead
+    fades (longer runs) and where it holds (the slower rate): benchmarks/mbd_digits.py."""
     plain = [_digit_classes_covered(seed) for seed in SEEDS]
     with_mbd = [_digit_classes_covered(seed, "model.d.minibatch={kernels: 10, dims: 5}") for seed in SEEDS]
     assert all(m > p for p, m in zip(plain, with_mbd)) and sum(with_mbd) - sum(plain) >= 3 * len(SEEDS), (plain, with_mbd)
