@@ -266,3 +266,26 @@ def test_modes_of_a_folder_count_the_digit_classes_it_holds(tmp_path, cli):
         modes[name] = json.loads((tmp_path / f"{name}.json").read_text())["metrics"]
     assert modes["every"]["modes"] == 10 and modes["two"]["modes"] == 2, modes
     assert modes["two"]["kl"] > modes["every"]["kl"] + 1
+
+
+def test_a_fall_in_the_classes_covered_is_flagged_as_mode_collapse():
+    from gankit.report.probes import CollapseAlarm, MetricsProbe
+
+    def images(classes: list[int]) -> Tensor:
+        digits = torch.tensor(classes).repeat(200 // len(classes))
+        return (digits[:, None, None, None] * 20).expand(-1, 1, 5, 5).to(torch.uint8)
+
+    class Pixels:
+        """A source whose samples are already uint8 images."""
+
+        @staticmethod
+        def to_uint8(x: Tensor) -> Tensor:
+            return x
+
+    evaluator = Evaluator(Reference("digits", "digits", images(list(range(10)))), ["modes"], None, ChannelDigit())
+    probe = MetricsProbe(evaluator, Pixels(), samples=200, alarm=CollapseAlarm(0.5, []))
+    assert probe.evaluate(0, images(list(range(10))), None).events == []
+    collapsed = probe.evaluate(1, images([3, 7]), None)
+    assert collapsed.metrics["modes"] == 2
+    assert [e[1] for e in collapsed.events] == ["mode collapse at step 1: modes captured fell from 10 to 2 of 10"]
+    assert probe.evaluate(2, images([3, 7]), None).events == []  # once per fall

@@ -36,6 +36,7 @@ from safetensors.torch import load_file, save
 from torch import Tensor
 
 from gankit.errors import UserError
+from gankit.data.stacked import MODES
 from gankit.metrics.classes import class_coverage
 from gankit.metrics.classifier import DATASETS as CLASSIFIED_DATASETS
 from gankit.metrics.classifier import load_classifier
@@ -112,6 +113,13 @@ class Evaluator:
         self.reference_count = reference_count
         self._real: Tensor | None = None
         self._real_stats: FeatureStats | None = None
+
+    @property
+    def modes_total(self) -> int:
+        """How many modes metric `modes` can find: Stacked MNIST's 1,000, else the classes."""
+        if self.classifier is None:
+            raise UserError("metric 'modes' needs a classifier of the reference data's classes")
+        return MODES if self.reference.stacked else self.classifier.num_classes
 
     @property
     def feature_space(self) -> str | None:

@@ -38,33 +38,40 @@ class Probe(Protocol):
     def evaluate(self, step: int, fake: Tensor, d: nn.Module) -> ProbeResult: ...
 
 
-class ModeProbe:
-    """Modes captured, % high quality and KL (see `gankit.metrics.modes`), and collapse alerts.
+class CollapseAlarm:
+    """Flags mode collapse: the modes (or classes) covered falling below `drop` × the best count
+    seen so far in the run, from the run's earlier evaluations on. Once per fall: again only
+    after the count has recovered."""
 
-    A collapse is flagged when the modes captured fall below `drop` × the best count seen so far
-    in the run; it is flagged once per fall, and again only after the count has recovered.
-    """
-
-    def __init__(self, mixture: GaussianMixture, drop: float, history: list[dict], samples: int) -> None:
-        self.mixture = mixture
-        self.samples = samples
+    def __init__(self, drop: float, history: list[dict]) -> None:
         self.drop = drop
         self.best = max((row.get("modes", 0.0) for row in history), default=0.0)
         self.collapsed = bool(history) and history[-1].get("modes", 0.0) < drop * self.best
 
-    def evaluate(self, step: int, fake: Tensor, d: nn.Module) -> ProbeResult:
-        coverage = mode_coverage(fake, self.mixture.centres, self.mixture.std)
-        result = ProbeResult(metrics=coverage.as_metrics())
-        modes = coverage.modes_captured
+    def check(self, step: int, modes: float, total: int) -> list[tuple[str, str]]:
+        """The events of an evaluation that found `modes` of `total` modes captured."""
         falling = self.best >= 2 and modes < self.drop * self.best
+        events = []
         if falling and not self.collapsed:
-            result.events.append(
-                ("collapse", f"mode collapse at step {step}: modes captured fell from "
-                 f"{self.best:.0f} to {modes} of {coverage.modes_total}")
-            )
+            events.append(("collapse", f"mode collapse at step {step}: modes captured fell from "
+                                        f"{self.best:.0f} to {modes:.0f} of {total}"))
         self.collapsed = falling
         self.best = max(self.best, float(modes))
-        return result
+        return events
+
+
+class ModeProbe:
+    """Modes captured, % high quality and KL (see `gankit.metrics.modes`), and collapse alerts."""
+
+    def __init__(self, mixture: GaussianMixture, drop: float, history: list[dict], samples: int) -> None:
+        self.mixture = mixture
+        self.samples = samples
+        self.alarm = CollapseAlarm(drop, history)
+
+    def evaluate(self, step: int, fake: Tensor, d: nn.Module) -> ProbeResult:
+        coverage = mode_coverage(fake, self.mixture.centres, self.mixture.std)
+        events = self.alarm.check(step, coverage.modes_captured, coverage.modes_total)
+        return ProbeResult(metrics=coverage.as_metrics(), events=events)
 
 
 class ScatterProbe:
@@ -153,15 +160,20 @@ class SampleGridProbe:
 
 class MetricsProbe:
     """The image metrics of `log.metrics` (FID, KID, ... via the Evaluator) on the first
-    `samples` generated images, logged like every other evaluation metric."""
+    `samples` generated images, logged like every other evaluation metric; with `modes`, collapse
+    alerts as on the toy mixtures."""
 
-    def __init__(self, evaluator: Evaluator, source: ImageSource, samples: int) -> None:
+    def __init__(self, evaluator: Evaluator, source: ImageSource, samples: int, alarm: CollapseAlarm) -> None:
         self.evaluator = evaluator
         self.source = source
         self.samples = samples
+        self.alarm = alarm
 
     def evaluate(self, step: int, fake: Tensor, d: nn.Module) -> ProbeResult:
-        return ProbeResult(metrics=self.evaluator(self.source.to_uint8(fake[: self.samples])))
+        result = ProbeResult(metrics=self.evaluator(self.source.to_uint8(fake[: self.samples])))
+        if "modes" in result.metrics:
+            result.events = self.alarm.check(step, result.metrics["modes"], self.evaluator.modes_total)
+        return result
 
 
 class ClassifierProbe:
@@ -199,7 +211,7 @@ def build_probes(
     if isinstance(source, ImageSource):
         probes.append(SampleGridProbe(source, folder, seed))
         if evaluator is not None:
-            probes.append(MetricsProbe(evaluator, source, metric_samples))
+            probes.append(MetricsProbe(evaluator, source, metric_samples, CollapseAlarm(collapse_drop, history)))
         if semi_supervised is not None:
             probes.append(ClassifierProbe(semi_supervised))
     if isinstance(source, GaussianMixture) and len(source.centres) > 1:
