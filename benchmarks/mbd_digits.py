@@ -68,7 +68,10 @@ def main() -> int:
     args = parser.parse_args()
     check_run_options(parser, args)
     write = args.steps is None or args.write
-    settings = [(lr, args.steps or steps, args.seeds or list(range(n))) for lr, steps, n in SETTINGS]
+    rows_by_budget: dict[tuple[float, int], tuple[float, int, list[int]]] = {}
+    for lr, steps, n in SETTINGS:  # with --steps, settings that differ only in steps make one row
+        rows_by_budget.setdefault((lr, args.steps or steps), (lr, args.steps or steps, args.seeds or list(range(n))))
+    settings = list(rows_by_budget.values())
     rows = []
     with contextlib.ExitStack() as stack:
         runner = Runner(stack, log_path=RUNS_LOG, result_type=Trained, jobs=args.jobs, threads=args.threads,
