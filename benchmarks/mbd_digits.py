@@ -47,16 +47,19 @@ def run_config(lr: float, steps: int, seed: int, minibatch: bool) -> RunConfig:
 
 
 def table(rows: list[tuple[float, int, list[Trained], list[Trained]]]) -> str:
+    """A row per setting. A diverged run counts the classes of its last evaluation before the
+    non-finite loss, so the last column says how many runs that applies to."""
     lines = [
-        "| Adam lr, steps | seeds | classes without it | classes with it | mean without / with | seeds where it covered more |",
-        "|---|---|---|---|---|---|",
+        "| Adam lr, steps | seeds | classes without it | classes with it | mean without / with | seeds where it covered more | diverged runs |",
+        "|---|---|---|---|---|---|---|",
     ]
     for lr, steps, plain, with_mbd in rows:
         a, b = [r.final["modes"] for r in plain], [r.final["modes"] for r in with_mbd]
         wins = sum(y > x for x, y in zip(a, b))
         lines.append(
             f"| {lr:g}, {steps:,} | {len(a)} | {', '.join(f'{x:g}' for x in a)} | {', '.join(f'{y:g}' for y in b)} "
-            f"| {statistics.mean(a):.1f} / {statistics.mean(b):.1f} | {wins} of {len(a)} |"
+            f"| {statistics.mean(a):.1f} / {statistics.mean(b):.1f} | {wins} of {len(a)} "
+            f"| {sum(r.diverged for r in plain + with_mbd)} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -99,7 +102,7 @@ def main() -> int:
                     f"Preset `{PRESET}` with both learning rates and the steps of each row, without and with "
                     f"minibatch discrimination (`{MINIBATCH}`). Classes: the digit classes holding at least "
                     "1% of 1,000 samples at the last step, as the shipped digits classifier labels them "
-                    "(metric `modes`).\n\n" + table(rows)))
+                    "(metric `modes`); a diverged run, those of its last evaluation.\n\n" + table(rows)))
     print()
     print(table(rows), end="")
     if write:

@@ -105,6 +105,24 @@ def test_stacked_modes_read_each_channel_as_a_digit():
     assert result["kl"] == pytest.approx(float((p * torch.log(p * 1000)).sum()))
 
 
+def test_an_evaluator_of_stacked_mnist_counts_its_thousand_modes():
+    digits = torch.tensor([[1, 2, 3], [1, 2, 3], [9, 0, 0], [4, 4, 4]])
+    images = (digits[:, :, None, None] * 20).expand(-1, -1, 5, 5).to(torch.uint8)
+    evaluator = Evaluator(Reference("stacked-mnist", "stacked-mnist", images, stacked=True), ["modes"], None, ChannelDigit())
+    assert evaluator.modes_total == 1000 and evaluator(images)["modes"] == 3
+
+
+def test_modes_are_refused_without_a_classifier_or_below_its_resolution():
+    from gankit.metrics.evaluator import build_evaluator
+
+    reference = Reference("digits", "digits", _images(10, 0))
+    with pytest.raises(UserError, match="needs a classifier"):
+        Evaluator(reference, ["modes"], None)
+    small = Reference("fashion-mnist", "fashion-mnist", _images(10, 0))  # 8×8, the classifier's 28×28
+    with pytest.raises(UserError, match="at least the fashion-mnist-classifier's 28×28; fashion-mnist is 8×8"):
+        build_evaluator(small, ["modes"], "auto", torch.device("cpu"))
+
+
 def test_class_coverage_counts_the_classes_holding_one_percent_of_the_samples():
     """200 one-channel images: 150 of class 1, 45 of class 2, 3 of class 3 (1.5%: covered), 2 of
     class 4 (1%: covered) and none of the other six."""

@@ -107,6 +107,8 @@ class Evaluator:
         self.metrics = check_metrics(metrics, reference)
         if features is None and any(m in FEATURE_METRICS for m in self.metrics):
             raise UserError("the feature metrics (fid, is, kid, pr, dc) need a feature space")
+        if classifier is None and "modes" in self.metrics:
+            raise UserError("metric 'modes' needs a classifier of the reference data's classes")
         self.features = features
         self.classifier = classifier  # labels the images (each channel, on Stacked MNIST) for `modes`
         self.cache_dir = cache_dir
@@ -117,8 +119,7 @@ class Evaluator:
     @property
     def modes_total(self) -> int:
         """How many modes metric `modes` can find: Stacked MNIST's 1,000, else the classes."""
-        if self.classifier is None:
-            raise UserError("metric 'modes' needs a classifier of the reference data's classes")
+        assert self.classifier is not None, "only an Evaluator of metric 'modes' has modes"
         return MODES if self.reference.stacked else self.classifier.num_classes
 
     @property
@@ -139,8 +140,6 @@ class Evaluator:
         if "parzen" in self.metrics:
             out.update(self._parzen(fake))
         if "modes" in self.metrics:
-            if self.classifier is None:
-                raise UserError("metric 'modes' needs a classifier of the reference data's classes")
             modes = stacked_mnist_modes if self.reference.stacked else class_coverage
             out.update(modes(fake, self.classifier))
         return out
@@ -217,6 +216,7 @@ def build_evaluator(
     """An Evaluator with the networks its metrics need: the feature space (`auto`: Inception when its
     weights are found, else the reference data's own classifier; loaded also for `with_features`)
     and, for `modes`, the classifier of the reference's classes (MNIST's on Stacked MNIST)."""
+    check_metrics(metrics, reference)  # a clear refusal before any network is looked for
     extractor = None
     if with_features or any(m in FEATURE_METRICS for m in metrics):
         if space == "auto":
@@ -224,6 +224,11 @@ def build_evaluator(
         extractor = load_extractor(space, device, inception_weights)
     classifier = None
     if "modes" in metrics:
-        check_metrics(metrics, reference)  # a clear refusal before a classifier is looked for
         classifier = load_classifier("mnist" if reference.stacked else reference.dataset).to(device)
+        if reference.images.shape[-1] < classifier.resolution:
+            # Blown up from fewer pixels, real images lose classes too (Fashion-MNIST's test
+            # images at 8×8: 7 of 10), which would read as collapse.
+            raise UserError(f"metric 'modes' needs images of at least the {classifier.name}'s "
+                            f"{classifier.resolution}×{classifier.resolution}; {reference.name} is "
+                            f"{reference.images.shape[-1]}×{reference.images.shape[-1]}")
     return Evaluator(reference, metrics, extractor, classifier, cache_dir or default_cache_dir(), reference_count)
