@@ -82,7 +82,7 @@ from gankit.data import make_source
 from gankit.errors import UserError
 from gankit.metrics.features import SPACES, load_extractor
 from gankit.train.supervised import train_supervised_only
-from results_md import RESULTS, this_command, write_block
+from results_md import RESULTS, print_tables, this_command, write_block
 from runs import Clock, Runner, Trained, add_run_options, check_run_options, describe_load, describe_status, train_run
 
 PARTS = ("grid", "fashion", "ssl")  # the order they are trained and tabulated in: fastest first
@@ -487,10 +487,7 @@ def main() -> int:
                 context["load"] = describe_load(load_start)
                 write_block(f"{BLOCK}-{part}", results_block(
                     part, tables({part: done[part]}, args.space, modes_total), budgets[part], context))
-    print()
-    print("\n".join(tables(done, args.space, modes_total)), end="")
-    if write:
-        print(f"\nwrote {RESULTS}")
+    print_tables("\n".join(tables(done, args.space, modes_total)), write)
     return 0
 
 

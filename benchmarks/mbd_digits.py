@@ -30,7 +30,7 @@ import statistics
 import time
 
 from gankit.config import RunConfig, build_config, load_preset
-from results_md import RESULTS, this_command, write_block
+from results_md import RESULTS, print_tables, this_command, write_block
 from runs import Runner, Trained, add_run_options, check_run_options, describe_status, train_run
 
 PRESET = "mlp-digits"
@@ -103,10 +103,7 @@ def main() -> int:
                     f"minibatch discrimination (`{MINIBATCH}`). Classes: the digit classes holding at least "
                     "1% of 1,000 samples at the last step, as the shipped digits classifier labels them "
                     "(metric `modes`); a diverged run, those of its last evaluation.\n\n" + table(rows)))
-    print()
-    print(table(rows), end="")
-    if write:
-        print(f"\nwrote {RESULTS}")
+    print_tables(table(rows), write)
     return 0
 
 

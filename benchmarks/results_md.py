@@ -39,3 +39,11 @@ def write_block(name: str, body: str, path: Path = RESULTS) -> None:
         tmp = path.with_suffix(".md.tmp")
         tmp.write_text(text)
         os.replace(tmp, path)
+
+
+def print_tables(text: str, written: bool) -> None:
+    """A benchmark's last words: its tables, and where they were written when they were."""
+    print()
+    print(text, end="")
+    if written:
+        print(f"\nwrote {RESULTS}")

@@ -42,7 +42,7 @@ from pathlib import Path
 
 from gankit.config import ObjectiveName, RunConfig, build_config, load_preset
 from gankit.data import make_source
-from results_md import RESULTS, this_command, write_block
+from results_md import RESULTS, print_tables, this_command, write_block
 from runs import Runner, add_run_options, check_run_options, describe_load, describe_status, train_run
 
 OBJECTIVES: tuple[str, ...] = typing.get_args(ObjectiveName)
@@ -253,10 +253,7 @@ def main() -> int:
                 context["status"] = describe_status(len(cells), len(grid), runner.reused)
                 context["load"] = describe_load(load_start)
                 write_block("toy_modes", results_block(cells, budgets, context))
-    print()
-    print(table(cells), end="")
-    if write:
-        print(f"\nwrote {RESULTS}")
+    print_tables(table(cells), write)
     return 0
 
 

@@ -181,13 +181,9 @@ def _train(args: argparse.Namespace) -> int:
         run.check_new_run_dir(out, args.overwrite)
 
     device = run.pick_device(cfg.train.device)
-    dist = run.Distributed.from_environment(device)
-    try:
+    with run.Distributed.session(device) as dist:
         summary = run.train(cfg, out, dist, device, resume=args.resume is not None, preset=preset or None,
                             overwrite=args.overwrite)
-        dist.barrier()  # see `Distributed.close`
-    finally:
-        dist.close()
     if dist.is_main:
         print(summary)
     return 0

@@ -35,8 +35,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 from torch import Tensor
 
-from gankit.errors import UserError
 from gankit.data.stacked import MODES
+from gankit.errors import UserError
 from gankit.metrics.classes import class_coverage
 from gankit.metrics.classifier import DATASETS as CLASSIFIED_DATASETS
 from gankit.metrics.classifier import load_classifier

@@ -44,6 +44,22 @@ class Distributed:
             dist.init_process_group(backend, timeout=datetime.timedelta(minutes=10))
         return cls(dist.get_rank(), dist.get_world_size())
 
+    @classmethod
+    @contextmanager
+    def session(cls, device: torch.device) -> Iterator["Distributed"]:
+        """The run's processes for the length of a `with` block, the process group torn down at its
+        end. A block that finishes first waits for every rank: a rank that tore down its gloo group
+        and exited while rank 0 was still writing the report aborted in about 1 launch in 8 (torch
+        2.14, 2 CPU ranks: "terminate called without an active exception" during interpreter exit;
+        0 in 24 with the barrier). A block that fails waits for nobody."""
+        run = cls.from_environment(device)
+        try:
+            yield run
+            run.barrier()
+        finally:
+            if run.world_size > 1 and dist.is_initialized():
+                dist.destroy_process_group()
+
     @contextmanager
     def _collective(self, what: str) -> Iterator[None]:
         """Turn a failed collective into `RankLost`: gloo raises a RuntimeError on the surviving
@@ -109,10 +125,3 @@ class Distributed:
             with self._collective("barrier"):
                 dist.barrier()
 
-    def close(self) -> None:
-        """Tear the process group down. After a finished run, call `barrier` first so that every
-        rank gets here together: a rank that tore down its gloo group and exited while rank 0 was
-        still writing the report aborted in about 1 launch in 8 (torch 2.14, 2 CPU ranks: "terminate
-        called without an active exception" during interpreter exit; 0 in 24 with the barrier)."""
-        if self.world_size > 1 and dist.is_initialized():
-            dist.destroy_process_group()
