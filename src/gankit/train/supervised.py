@@ -50,11 +50,11 @@ def train_supervised_only(cfg: RunConfig, steps: int) -> tuple[dict[str, float],
         cfg.train.batch_size, 0, 1, cfg.seed + 1, source.images.device, cfg.model.z_dim, cfg.model.z_dist
     )
     torch.manual_seed(cfg.seed + 2)  # the noise layers draw from the global generator
+    as_given = nn.Identity()  # D's input as the data gives it: instance noise and the like are the GAN's
     loss = torch.zeros(())
     for step in range(steps):
         schedule.set_step(step)
-        # D's input as the data gives it: instance noise and the like are the GAN's, not the classifier's
-        loss = classifier.cross_entropy(d, batches.pick(len(classifier.images)), nn.Identity())
+        loss = classifier.cross_entropy(d, batches.pick(len(classifier.images)), as_given)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
