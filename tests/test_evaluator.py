@@ -20,7 +20,7 @@ from tests.conftest import set_args
 class PooledPixels(nn.Module):
     """A stand-in feature space: 4×4 average-pooled pixels as features, a fixed linear map as logits."""
 
-    name, dim, num_classes = "pooled-pixels", 16, 10
+    name, dim, num_classes, resolution = "pooled-pixels", 16, 10, 1
 
     def __init__(self) -> None:
         super().__init__()
@@ -87,7 +87,7 @@ def test_bad_requests_are_user_errors(tmp_path, metrics, reference, fake, messag
 class ChannelDigit(nn.Module):
     """A 'classifier' that reads the digit off the image's brightness (digit d ↔ pixel value 20·d)."""
 
-    name, dim, num_classes = "brightness", 1, 10
+    name, dim, num_classes, resolution = "brightness", 1, 10, 1
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
         digit = (images.float().mean(dim=(1, 2, 3)) / 20).round().long().clamp(0, 9)
@@ -121,6 +121,10 @@ def test_modes_are_refused_without_a_classifier_or_below_its_resolution():
     small = Reference("fashion-mnist", "fashion-mnist", _images(10, 0))  # 8×8, the classifier's 28×28
     with pytest.raises(UserError, match="at least the fashion-mnist-classifier's 28×28; fashion-mnist is 8×8"):
         build_evaluator(small, ["modes"], "auto", torch.device("cpu"))
+    fine = ChannelDigit()
+    fine.resolution = 28  # an Evaluator built directly refuses it as well
+    with pytest.raises(UserError, match="at least the brightness's 28×28; digits is 8×8"):
+        Evaluator(reference, ["modes"], None, fine)
 
 
 def test_class_coverage_counts_the_classes_holding_one_percent_of_the_samples():

@@ -87,6 +87,18 @@ def check_metrics(names: Sequence[str], reference: Reference) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _check_classifier(classifier: FeatureExtractor | None, reference: Reference) -> None:
+    """Refuse a `modes` classifier that cannot count the reference's classes: none at all, or one
+    that would see the images blown up from fewer pixels than it was trained at, where real images
+    lose classes too (Fashion-MNIST's test images at 8×8: 7 of 10) and the loss reads as collapse."""
+    if classifier is None:
+        raise UserError("metric 'modes' needs a classifier of the reference data's classes")
+    side = reference.images.shape[-1]
+    if side < classifier.resolution:
+        raise UserError(f"metric 'modes' needs images of at least the {classifier.name}'s "
+                        f"{classifier.resolution}×{classifier.resolution}; {reference.name} is {side}×{side}")
+
+
 def default_cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "gankit") / "features"
 
@@ -107,8 +119,8 @@ class Evaluator:
         self.metrics = check_metrics(metrics, reference)
         if features is None and any(m in FEATURE_METRICS for m in self.metrics):
             raise UserError("the feature metrics (fid, is, kid, pr, dc) need a feature space")
-        if classifier is None and "modes" in self.metrics:
-            raise UserError("metric 'modes' needs a classifier of the reference data's classes")
+        if "modes" in self.metrics:
+            _check_classifier(classifier, reference)
         self.features = features
         self.classifier = classifier  # labels the images (each channel, on Stacked MNIST) for `modes`
         self.cache_dir = cache_dir
@@ -225,10 +237,4 @@ def build_evaluator(
     classifier = None
     if "modes" in metrics:
         classifier = load_classifier("mnist" if reference.stacked else reference.dataset).to(device)
-        if reference.images.shape[-1] < classifier.resolution:
-            # Blown up from fewer pixels, real images lose classes too (Fashion-MNIST's test
-            # images at 8×8: 7 of 10), which would read as collapse.
-            raise UserError(f"metric 'modes' needs images of at least the {classifier.name}'s "
-                            f"{classifier.resolution}×{classifier.resolution}; {reference.name} is "
-                            f"{reference.images.shape[-1]}×{reference.images.shape[-1]}")
     return Evaluator(reference, metrics, extractor, classifier, cache_dir or default_cache_dir(), reference_count)

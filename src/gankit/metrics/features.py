@@ -26,6 +26,7 @@ class FeatureExtractor(Protocol):
     name: str
     dim: int
     num_classes: int
+    resolution: int  # the side it resizes images to
 
     def __call__(self, images: Tensor) -> tuple[Tensor, Tensor]: ...
 

@@ -145,6 +145,7 @@ class InceptionFeatures(nn.Module):
     name = "inception-v3-fid"
     dim = 2048
     num_classes = 1008
+    resolution = INPUT_SIZE
     sha256 = ""  # of the weights file it was loaded from (keys the evaluator's feature cache)
 
     def __init__(self) -> None:
