@@ -71,16 +71,15 @@ def main() -> int:
     args = parser.parse_args()
     check_run_options(parser, args)
     write = args.steps is None or args.write
-    rows_by_budget: dict[tuple[float, int], tuple[float, int, list[int]]] = {}
+    seeds_of: dict[tuple[float, int], list[int]] = {}  # (lr, steps) -> seeds: a row each
     for lr, steps, n in SETTINGS:  # with --steps, settings that differ only in steps make one row
-        rows_by_budget.setdefault((lr, args.steps or steps), (lr, args.steps or steps, args.seeds or list(range(n))))
-    settings = list(rows_by_budget.values())
+        seeds_of.setdefault((lr, args.steps or steps), args.seeds or list(range(n)))
     rows = []
     with contextlib.ExitStack() as stack:
         runner = Runner(stack, log_path=RUNS_LOG, result_type=Trained, jobs=args.jobs, threads=args.threads,
                         out_dir=args.out_dir, prefix="mbd_digits-", record=write, reuse=write and not args.fresh)
         futures = {}
-        for lr, steps, seeds in settings:
+        for (lr, steps), seeds in seeds_of.items():
             for seed in seeds:
                 for minibatch in (False, True):
                     cfg = run_config(lr, steps, seed, minibatch)
@@ -88,7 +87,7 @@ def main() -> int:
                     fields = {"lr": lr, "seed": seed, "minibatch": minibatch}
                     futures[lr, steps, seed, minibatch] = runner.submit(
                         (cfg.fingerprint(), steps), fields, train_run, cfg, PRESET, runner.folder(name))
-        for lr, steps, seeds in settings:
+        for (lr, steps), seeds in seeds_of.items():
             plain = [futures[lr, steps, s, False].result() for s in seeds]
             with_mbd = [futures[lr, steps, s, True].result() for s in seeds]
             rows.append((lr, steps, plain, with_mbd))
@@ -98,7 +97,7 @@ def main() -> int:
                 write_block("mbd_digits", (
                     "## Minibatch discrimination on the 8×8 digits (`benchmarks/mbd_digits.py`)\n\n"
                     f"Made by `{this_command()}` on {time.strftime('%Y-%m-%d')}; machine: {runner.machine}. "
-                    f"Status: {describe_status(len(rows), len(settings), runner.reused)}.\n\n"
+                    f"Status: {describe_status(len(rows), len(seeds_of), runner.reused)}.\n\n"
                     f"Preset `{PRESET}` with both learning rates and the steps of each row, without and with "
                     f"minibatch discrimination (`{MINIBATCH}`). Classes: the digit classes holding at least "
                     "1% of 1,000 samples at the last step, as the shipped digits classifier labels them "
