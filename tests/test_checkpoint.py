@@ -86,3 +86,15 @@ def test_an_interrupted_save_leaves_the_previous_checkpoint(tmp_path, monkeypatc
 def test_no_checkpoints(tmp_path):
     with pytest.raises(UserError, match="no checkpoints"):
         checkpoint.load(tmp_path)
+
+
+def test_a_diverged_evaluation_is_never_the_best(tmp_path):
+    """NaN compares false with everything: taken as a best, every later value would beat it."""
+    from gankit.train.best import BestCheckpoint
+
+    best = BestCheckpoint(tmp_path, "fid", [{"step": 1, "fid": 10.0}, {"step": 2, "fid": float("nan")}])
+    assert (best.step, best.value) == (1, 10.0)
+    assert not best.offer(3, {"fid": 50.0}) and not best.offer(4, {"fid": float("inf")})
+    assert best.offer(5, {"fid": 9.0}) and best.protected() == {5}
+    best.record()
+    assert json.loads((tmp_path / "checkpoints" / "best.json").read_text()) == {"metric": "fid", "value": 9.0, "step": 5}

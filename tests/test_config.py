@@ -136,3 +136,16 @@ def test_the_default_reference_batch_spelt_out_keeps_the_fingerprint():
 def test_malformed_override():
     assert "key=value" in _error("toy-grid25", "train.steps")
     assert "is a value, not a section" in _error("toy-grid25", "seed.x=1")
+
+
+def test_best_must_be_a_metric_this_kind_of_run_reports():
+    """A `log.best` no evaluation reports would keep no checkpoint and say nothing; refused."""
+    assert "log.best=modes is not a metric this run reports (none)" in _error("toy-swissroll", "log.best=modes")
+    assert "(none)" in _error("goodfellow-1d", "log.best=kl")
+    assert "log.best=high_quality is not a metric" in _error("dcgan-fashion", "log.best=high_quality")
+    assert "(fid)" in _error("dcgan-fashion", "log.metrics=[fid]", "log.best=high_quality")
+    assert "(test_error)" in _error("ssl-mnist-100", "techniques.semi_supervised.average=null", "log.best=kl")
+    assert build_config(load_preset("toy-grid25"), ["log.best=high_quality"]).log.best == "high_quality"
+    assert build_config(load_preset("ssl-fashion-100"), ["log.best=test_error"]).log.best == "test_error"
+    cfg = build_config(load_preset("ssl-fashion-100"), ["log.best=test_error_average"])
+    assert cfg.techniques.semi_supervised.average is not None and cfg.log.best == "test_error_average"

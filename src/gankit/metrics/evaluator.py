@@ -51,7 +51,7 @@ from gankit.train.files import atomic_write_bytes
 
 FEATURE_METRICS = ("fid", "is", "kid", "pr", "dc")
 METRICS = (*FEATURE_METRICS, "parzen", "modes")
-LOWER_IS_BETTER = {"fid", "kid", "kl"}  # every other reported value is better higher
+LOWER_IS_BETTER = {"fid", "kid", "kl", "test_error", "test_error_average"}  # every other reported value is better higher
 CACHE_ENV = "GANKIT_CACHE"
 
 

@@ -8,6 +8,7 @@ recovered from the run's logged metrics on resume.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from gankit.metrics.evaluator import LOWER_IS_BETTER
@@ -29,7 +30,7 @@ class BestCheckpoint:
     def offer(self, step: int, metrics: dict[str, float]) -> bool:
         """Take an evaluation's metrics; True when they hold a new best value of the metric."""
         value = metrics.get(self.metric) if self.metric else None
-        if value is None:
+        if value is None or not math.isfinite(value):  # a diverged evaluation is never the best
             return False
         if self.value is not None and (value >= self.value if self.lower else value <= self.value):
             return False
