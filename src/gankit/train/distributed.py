@@ -40,7 +40,8 @@ class Distributed:
         if world_size == 1:
             return cls()
         if not dist.is_initialized():
-            backend = "nccl" if device.type == "cuda" else "gloo"
+            # NCCL moves only GPU tensors; the checkpoint's gather of CPU random states goes by gloo.
+            backend = "cpu:gloo,cuda:nccl" if device.type == "cuda" else "gloo"
             dist.init_process_group(backend, timeout=datetime.timedelta(minutes=10))
         return cls(dist.get_rank(), dist.get_world_size())
 

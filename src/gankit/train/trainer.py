@@ -173,9 +173,10 @@ class Trainer:
         tensors.update(opt_g)
         tensors.update(opt_d)
         tensors["rng.batches"] = self.batches.get_state()
-        # The global torch RNG drives dropout; it differs per rank, so keep every rank's.
-        for rank, state in enumerate(self.dist.gather(torch.get_rng_state())):
-            tensors[f"rng.torch.rank{rank}"] = state
+        # The global torch RNGs drive dropout and noise layers; they differ per rank, so keep every rank's.
+        for name, own in self._global_rng_states().items():
+            for rank, state in enumerate(self.dist.gather(own)):
+                tensors[f"rng.{name}.rank{rank}"] = state
         return tensors, {"step": self.step, "opt_g": plain_g, "opt_d": plain_d}
 
     def load_state(self, tensors: dict[str, Tensor], plain: dict[str, Any]) -> None:
@@ -186,7 +187,22 @@ class Trainer:
         join_state(self.opt_d, tensors, plain["opt_d"], "opt_d")
         self.batches.set_state(tensors["rng.batches"])
         torch.set_rng_state(tensors[f"rng.torch.rank{self.dist.rank}"])
+        cuda_state = tensors.get(f"rng.cuda.rank{self.dist.rank}")
+        if cuda_state is not None and self._device.type == "cuda":  # absent when it trained on a CPU
+            torch.cuda.set_rng_state(cuda_state, self._device)
         self.step = int(plain["step"])
+
+    @property
+    def _device(self) -> torch.device:
+        return next(self.g.parameters()).device
+
+    def _global_rng_states(self) -> dict[str, Tensor]:
+        """This rank's global random streams: the CPU one, and its GPU's when it trains on one
+        (dropout and noise layers on a GPU draw from the GPU's)."""
+        states = {"torch": torch.get_rng_state()}
+        if self._device.type == "cuda":
+            states["cuda"] = torch.cuda.get_rng_state(self._device)
+        return states
 
 
 def _section(tensors: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
