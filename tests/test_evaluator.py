@@ -168,6 +168,12 @@ def test_eval_of_a_run_prints_a_table_and_merges_its_json(tmp_path, cli, monkeyp
     assert cli("eval", run, "--features", "digits", "--metrics", "is", "-n", 300, "--reference-n", 300)[0] == 0
     merged = json.loads(written.read_text())["metrics"]
     assert merged["fid"] == record["metrics"]["fid"] and "is" in merged
+    # ...but one with other settings would mix numbers that cannot be compared: refused, file kept
+    before = written.read_bytes()
+    for other, differs in ((["-n", 200], "generated 300 there, 200 now"), (["-n", 300, "--seed", 1], "seed 0 there, 1 now")):
+        code, _, err = cli("eval", run, "--features", "digits", "--metrics", "fid", "--reference-n", 300, *other)
+        assert code == 2 and "holds an evaluation made with other settings" in err and differs in err, err
+    assert written.read_bytes() == before
     # an --out that is not an evaluation is refused before anything is computed or written
     (tmp_path / "notes.json").write_text("my notes")
     (tmp_path / "keep.png").write_text("keep me")

@@ -4,7 +4,9 @@ The generated images are a run's samples (its latest checkpoint, the EMA generat
 one, from seeded latent codes) or the images of a folder, resized to the reference's size. The
 reference is the run's own training data unless `--against` names another data set. Results are
 printed as a table and written as JSON; for a run, to `RUN/evals/step-NNNNNNNN-<space>.json`,
-merged with what an earlier evaluation of the same checkpoint wrote there, so nothing is lost.
+merged with what an earlier evaluation of the same checkpoint with the same settings (reference,
+feature space, image counts, seed) wrote there, so nothing is lost; one with other settings is
+refused, as their numbers cannot be compared.
 """
 
 from __future__ import annotations
@@ -79,7 +81,14 @@ def run_eval(req: EvalRequest) -> dict[str, Any]:
     out = req.out
     if out is None and run is not None:
         out = req.source / "evals" / f"step-{run.step:08d}-{evaluator.feature_space or 'pixels'}.json"
-    earlier = _earlier_evaluation(out, reference.name, evaluator.feature_space) if out is not None else {}
+    settings = {  # what the numbers depend on besides the images: only evaluations alike are merged
+        "against": reference.name,
+        "feature_space": evaluator.feature_space,
+        "generated": len(fake),
+        "reference": len(reference.images[: req.reference_n]),
+        "seed": req.seed if run is not None else None,
+    }
+    earlier = _earlier_evaluation(out, settings) if out is not None else {}
 
     started = time.perf_counter()
     values = evaluator(fake)
@@ -89,33 +98,36 @@ def run_eval(req: EvalRequest) -> dict[str, Any]:
     record = {
         "source": str(req.source),
         "step": run.step if run is not None else None,
-        "against": reference.name,
-        "feature_space": evaluator.feature_space,
+        **settings,
         "modes_scored_by": evaluator.classifier.name if evaluator.classifier is not None else None,
-        "generated": len(fake),
-        "reference": len(reference.images[: req.reference_n]),
         "seconds": round(time.perf_counter() - started, 2),
         "metrics": values,
     }
     if out is not None:
         merged = {**earlier, **record, "metrics": {**earlier.get("metrics", {}), **record["metrics"]}}
+        if record["modes_scored_by"] is None:  # the earlier `modes`, if any, keep naming their classifier
+            merged["modes_scored_by"] = earlier.get("modes_scored_by")
         out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out, json.dumps(merged, indent=2) + "\n")
         record["written"] = str(out)
     return record
 
 
-def _earlier_evaluation(path: Path, against: str, feature_space: str | None) -> dict[str, Any]:
+def _earlier_evaluation(path: Path, settings: dict[str, Any]) -> dict[str, Any]:
     """The evaluation already at `path`, whose metrics this one keeps where it does not redo them;
-    checked before anything is computed or written, so a refused --out costs nothing."""
+    checked before anything is computed or written, so a refused --out costs nothing. One made
+    with other settings is refused rather than mixed into numbers it cannot be compared with."""
     if not path.exists():
         return {}
     try:
         earlier = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        if not isinstance(earlier, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, UnicodeDecodeError, ValueError):  # json.JSONDecodeError is a ValueError
         raise UserError(f"{path} exists and is not a gankit evaluation (remove it or pass another --out)") from None
-    if not isinstance(earlier, dict) or (earlier.get("against"), earlier.get("feature_space")) != (against, feature_space):
-        raise UserError(f"{path} holds an evaluation against other data or in another feature space; pass another --out")
+    differ = [f"{key} {earlier.get(key)} there, {value} now" for key, value in settings.items() if earlier.get(key) != value]
+    if differ:
+        raise UserError(f"{path} holds an evaluation made with other settings ({'; '.join(differ)}); pass another --out")
     return earlier
 
 
