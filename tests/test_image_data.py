@@ -131,6 +131,22 @@ def test_corrupt_image_is_named_or_skipped(tmp_path, capsys):
     assert "skipping corrupt image" in capsys.readouterr().err
 
 
+def test_a_folder_of_class_folders_gives_a_fair_reference_subset(tmp_path):
+    """Read in sorted order, its first half would be one class; the reference is shuffled."""
+    from gankit.config import build_data_config
+    from gankit.metrics.reference import reference_from_data
+
+    for name, grey in (("a-dark", 0), ("b-light", 255)):
+        (tmp_path / name).mkdir()
+        for i in range(20):
+            Image.new("L", (8, 8), grey).save(tmp_path / name / f"{i:02d}.png")
+    cfg = build_data_config({"name": "folder", "path": str(tmp_path), "resolution": 8, "channels": 1})
+    images = reference_from_data(cfg).images
+    first_half = images[:20].flatten(1)[:, 0]
+    assert 5 <= int((first_half == 255).sum()) <= 15
+    assert torch.equal(reference_from_data(cfg).images, images)  # the same order each time
+
+
 def test_missing_or_empty_folder(tmp_path):
     with pytest.raises(UserError, match="does not exist"):
         source({"name": "folder", "path": str(tmp_path / "nope"), "resolution": 8})

@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("-n", type=int, default=10_000, help="generated images (default 10000)")
     evaluate.add_argument("--reference-n", type=int, default=10_000, help="reference images (default 10000)")
     evaluate.add_argument("--step", type=int, help="checkpoint step (default: the latest)")
-    evaluate.add_argument("--seed", type=int, default=0, help="seed of the latent codes")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the latent codes, or of the images drawn from a folder (-n)")
     evaluate.add_argument("--inception-weights", type=Path, help="pt_inception-2015-12-05-6726825d.pth (or .safetensors)")
     evaluate.add_argument("--out", type=Path, help="JSON file (default for a run: RUN/evals/step-N-<space>.json)")
     evaluate.add_argument("--neighbours", type=Path, metavar="PNG",

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gankit.config import build_data_config
-from gankit.data.images import REPLACE_ADVICE, load_folder
+from gankit.data.images import REPLACE_ADVICE, in_random_order, load_folder
 from gankit.errors import UserError
 from gankit.metrics.evaluator import build_evaluator
 from gankit.metrics.neighbours import neighbour_grid
@@ -72,7 +72,8 @@ def run_eval(req: EvalRequest) -> dict[str, Any]:
         fake = run.source.to_uint8(run.generate(req.n, req.seed))
     else:
         channels, resolution = reference.images.shape[1], reference.images.shape[-1]
-        fake = load_folder(req.source, resolution, channels, skip_corrupt=False, advice=REPLACE_ADVICE)[: req.n]
+        images = load_folder(req.source, resolution, channels, skip_corrupt=False, advice=REPLACE_ADVICE)
+        fake = in_random_order(images, req.seed)[: req.n]
 
     metrics = req.metrics or (["modes"] if reference.stacked else list(DEFAULT_METRICS))
     evaluator = build_evaluator(reference, metrics, req.space, device, req.inception_weights, req.cache,
@@ -86,7 +87,7 @@ def run_eval(req: EvalRequest) -> dict[str, Any]:
         "feature_space": evaluator.feature_space,
         "generated": len(fake),
         "reference": len(reference.images[: req.reference_n]),
-        "seed": req.seed if run is not None else None,
+        "seed": req.seed,
     }
     earlier = _earlier_evaluation(out, settings) if out is not None else {}
 

@@ -73,6 +73,12 @@ def resize(images: Tensor, resolution: int) -> Tensor:
 # ------------------------------------------------------------------------- image folders
 
 
+def in_random_order(images: Tensor, seed: int = 0) -> Tensor:
+    """`images` in an order fixed by `seed`. A folder is read in sorted order, often class by class
+    (one sub-folder per class), so its first N images would be a few classes, not a fair subset."""
+    return images[torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))]
+
+
 TRAINING_ADVICE = "set data.skip_corrupt=true to skip such files"
 REPLACE_ADVICE = "remove or replace that file"  # for commands that read a folder as it is
 

@@ -18,7 +18,8 @@ entry), and computes each requested metric from them:
 
 Parzen follows the 2014 paper: σ is chosen on a validation set (the last 10,000 reference images,
 as the paper's MNIST split, or a sixth of a smaller set) and the log-likelihood reported on the
-held-out test split, as mean and standard error.
+held-out test split, as mean and standard error. Unlike the paper's, whose G trained on the other
+50,000 MNIST images only, these validation images are among those G trained on: they only pick σ.
 """
 
 from __future__ import annotations
@@ -178,7 +179,7 @@ class Evaluator:
 
     def _parzen(self, fake: Tensor) -> dict[str, float]:
         images = self.reference.images
-        n_val = min(10_000, len(images) // 6)
+        n_val = max(1, min(10_000, len(images) // 6))  # images[-0:] would be all of them
         result = parzen_estimate(_unit(fake), _unit(images[-n_val:]), _unit(self.reference.heldout))
         return {"parzen": result.mean, "parzen_se": result.stderr, "parzen_sigma": result.sigma}
 
