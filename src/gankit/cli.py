@@ -168,7 +168,7 @@ def _train(args: argparse.Namespace) -> int:
         before = cfgmod.build_config(saved)
         if cfg.fingerprint() != before.fingerprint():
             raise UserError(
-                "on --resume only train.steps, train.device and log.* may change; "
+                f"on --resume only {', '.join(cfgmod.RESUMABLE_CHANGES)} may change; "
                 f"changed: {', '.join(_changed_keys(before.to_dict(), cfg.to_dict()))}"
             )
         preset, out = None, args.resume

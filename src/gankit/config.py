@@ -32,7 +32,7 @@ from pydantic import (
     model_validator,
 )
 
-from gankit.errors import UserError
+from gankit.errors import UserError, first_line
 from gankit.train.files import atomic_write_text
 
 
@@ -658,9 +658,9 @@ def load_yaml_file(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise UserError(f"config file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"config file {path} cannot be read: {_first_line(exc)}") from None
+        raise UserError(f"config file {path} cannot be read: {first_line(exc)}") from None
     except yaml.YAMLError as exc:
-        raise UserError(f"config file {path} is not valid YAML: {_first_line(exc)}") from None
+        raise UserError(f"config file {path} is not valid YAML: {first_line(exc)}") from None
     if not isinstance(raw, dict):
         raise UserError(f"config file {path} must hold a mapping of keys, not {type(raw).__name__}")
     return raw
@@ -818,10 +818,6 @@ def _union_tags(loc: list[str]) -> tuple[str, list[str]]:
 def _suggest(word: str, options: list[str]) -> str:
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.5)
     return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def save_config(config: RunConfig, path: Path) -> None:

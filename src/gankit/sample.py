@@ -17,7 +17,7 @@ from torch import nn
 
 from gankit.config import RunConfig, build_config, load_saved_config
 from gankit.data import DataSource, ImageSource, make_source
-from gankit.errors import UserError
+from gankit.errors import UserError, first_line
 from gankit.nets import build_nets
 from gankit.train import checkpoint
 from gankit.train.files import atomic_write_bytes, atomic_write_text, replace_folder
@@ -48,11 +48,11 @@ def load_run_generator(run_dir: Path, step: int | None = None) -> RunGenerator:
     source = make_source(cfg.data)
     g, _ = build_nets(cfg.model, source.shape, cfg.seed)
     prefix = "technique.ema." if any(k.startswith("technique.ema.") for k in ckpt.tensors) else "g."
-    weights = {k[len(prefix):]: v for k, v in ckpt.tensors.items() if k.startswith(prefix)}
+    weights = checkpoint.tensors_under(ckpt.tensors, prefix)
     try:
         g.load_state_dict(weights)
     except RuntimeError as exc:
-        raise UserError(f"checkpoint {ckpt.path} does not fit the run's config: {str(exc).splitlines()[0]}") from None
+        raise UserError(f"checkpoint {ckpt.path} does not fit the run's config: {first_line(exc)}") from None
     return RunGenerator(cfg, g, source, ckpt.step)
 
 

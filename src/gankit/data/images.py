@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gankit.data.idx import DATA_ROOT_ENV
-from gankit.errors import UserError
+from gankit.errors import UserError, first_line
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
@@ -151,7 +151,7 @@ def load_torchvision(name: str, root: Path | None, download: bool) -> tuple[Tens
         data = tvd.CelebA(str(root), split="train", target_type=[], download=download)
     except RuntimeError as exc:  # torchvision's "Dataset not found or corrupted"
         hint = "add --set data.download=true when online" if not download else "check the files"
-        raise UserError(f"{name} not found under {root} ({str(exc).splitlines()[0]}); {hint}") from None
+        raise UserError(f"{name} not found under {root} ({first_line(exc)}); {hint}") from None
     except Exception as exc:  # a failed download
         raise UserError(f"{name}: loading or downloading into {root} failed ({exc.__class__.__name__}: {exc})") from None
     return _celeba_squares(data), None

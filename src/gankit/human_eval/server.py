@@ -13,6 +13,7 @@ traversal and no directory listing.
 
 from __future__ import annotations
 
+import importlib.util
 import random
 import re
 import socket
@@ -200,11 +201,9 @@ def bind(host: str, port: int) -> socket.socket:
 def serve_study(path: Path, request: StudyRequest, host: str, port: int) -> None:
     """Make or resume the study in `path` and serve it until interrupted. The port is taken first,
     so a port in use fails at once, before a study is built."""
-    try:
-        import starlette  # noqa: F401
-        import uvicorn
-    except ImportError:
-        raise UserError("gankit human-eval serve needs the web extra: pip install 'gankit[web]'") from None
+    if importlib.util.find_spec("starlette") is None or importlib.util.find_spec("uvicorn") is None:
+        raise UserError("gankit human-eval serve needs the web extra: pip install 'gankit[web]'")
+    import uvicorn
     sock = bind(host, port)
     try:
         study = open_study(path, request)

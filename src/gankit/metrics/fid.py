@@ -26,7 +26,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_safetensors
 from torch import Tensor
 
-from gankit.errors import UserError
+from gankit.errors import UserError, first_line
 from gankit.train.files import atomic_write_bytes
 
 
@@ -90,7 +90,7 @@ class FeatureStats:
         except FileNotFoundError:
             raise UserError(f"feature statistics file {path} does not exist") from None
         except (SafetensorError, OSError, KeyError, ValueError) as exc:
-            reason = f"no {exc} entry" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
+            reason = f"no {exc} entry" if isinstance(exc, KeyError) else first_line(exc)
             raise UserError(
                 f"feature statistics file {path} is corrupt or not a gankit statistics file: {reason}"
             ) from None

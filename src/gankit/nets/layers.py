@@ -209,7 +209,7 @@ class VirtualBatchNorm2d(nn.Module):
             self.reference = (mean, mean_sq, len(x))
         else:
             if self.reference is None:
-                raise RuntimeError("VirtualBatchNorm2d needs a reference batch first (see ReferenceBatchGenerator)")
+                raise RuntimeError("VirtualBatchNorm2d needs a reference batch first (DCGANGenerator.forward runs it first)")
             ref_mean, ref_mean_sq, n = self.reference
             own = 1.0 / (n + 1)
             mean = own * x.mean(dim=(2, 3), keepdim=True) + (1 - own) * ref_mean

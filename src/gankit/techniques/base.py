@@ -13,6 +13,8 @@ from typing import Callable
 
 from torch import Tensor, nn
 
+from gankit.train.checkpoint import tensors_under
+
 
 @dataclass
 class DContext:
@@ -101,8 +103,7 @@ class TechniqueSet:
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
         for t in self.techniques:
-            prefix = f"{t.name}."
-            t.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+            t.load_state_dict(tensors_under(state, f"{t.name}."))
 
     @property
     def replaces_g_loss(self) -> bool:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 import shutil
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,12 @@ from gankit.train.files import atomic_write_bytes, replace_folder
 WEIGHTS = "weights.safetensors"
 STATE = "state.json"
 _STEP_DIR = re.compile(r"^step-(\d{8})$")
+
+
+def tensors_under(tensors: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
+    """The tensors whose names start with `prefix` ("g.", "technique.ema."), named without it: a
+    checkpoint keeps every part of a run in one flat namespace."""
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
 
 
 @dataclass
@@ -66,7 +73,7 @@ def list_steps(run_dir: Path) -> list[int]:
     return sorted(steps)
 
 
-def prune(run_dir: Path, keep: int, protect: set[int] = frozenset()) -> None:
+def prune(run_dir: Path, keep: int, protect: Collection[int] = ()) -> None:
     """Delete all but the newest `keep` checkpoints, sparing the steps in `protect` (the best)."""
     steps = list_steps(run_dir)
     for step in steps[:-keep] if keep else steps:

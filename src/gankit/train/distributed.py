@@ -22,7 +22,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-from gankit.errors import RankLost
+from gankit.errors import RankLost, first_line
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,7 @@ class Distributed:
         try:
             yield
         except RuntimeError as exc:
-            text = str(exc).strip()
-            reason = text.splitlines()[0].split(". ")[0] if text else type(exc).__name__  # one line
+            reason = first_line(exc).split(". ")[0]
             raise RankLost(f"rank {self.rank}: stopped: a collective failed, most likely because another "
                            f"process of the run stopped first; see its message ({what}: {reason})") from exc
 

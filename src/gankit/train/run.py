@@ -18,7 +18,7 @@ from torch import Tensor, nn
 import gankit
 from gankit.config import RunConfig, save_config
 from gankit.data import DataSource, ImageSource, make_source
-from gankit.errors import TrainingDiverged, UserError
+from gankit.errors import TrainingDiverged, UserError, first_line
 from gankit.metrics.evaluator import Evaluator, build_evaluator
 from gankit.metrics.reference import reference_from_data
 from gankit.nets import build_nets, fit_to_data
@@ -167,7 +167,7 @@ def restore(trainer: Trainer, run_dir: Path, cfg: RunConfig) -> None:
     try:
         trainer.load_state(ckpt.tensors, ckpt.state)
     except (KeyError, RuntimeError, ValueError) as exc:
-        raise UserError(f"checkpoint {ckpt.path} does not fit this run: {str(exc).splitlines()[0]}") from None
+        raise UserError(f"checkpoint {ckpt.path} does not fit this run: {first_line(exc)}") from None
     if cfg.train.steps < trainer.step:
         raise UserError(f"train.steps={cfg.train.steps} is below the step {trainer.step} the run resumes from")
 

@@ -23,6 +23,7 @@ from gankit.data.source import DataSource
 from gankit.objectives.losses import Objective
 from gankit.techniques.base import DContext, GContext, TechniqueSet
 from gankit.train.batches import BatchStream
+from gankit.train.checkpoint import tensors_under
 from gankit.train.distributed import Distributed
 from gankit.train.fast import FastPath
 from gankit.train.optim import LinearDecay, join_state, split_state
@@ -42,8 +43,8 @@ class Trainer:
         d_steps: int,
         dist: Distributed,
         schedule: LinearDecay,
-        simultaneous: bool = False,
-        fast: FastPath | None = None,
+        simultaneous: bool,
+        fast: FastPath,
     ) -> None:
         self.g, self.d = g, d
         self.opt_g, self.opt_d = opt_g, opt_d
@@ -55,7 +56,7 @@ class Trainer:
         self.dist = dist
         self.schedule = schedule
         self.simultaneous = simultaneous
-        self.fast = fast if fast is not None else FastPath("cpu")
+        self.fast = fast
         self.step = 0
 
     def _d_input(self, x: Tensor) -> Tensor:
@@ -180,9 +181,9 @@ class Trainer:
         return tensors, {"step": self.step, "opt_g": plain_g, "opt_d": plain_d}
 
     def load_state(self, tensors: dict[str, Tensor], plain: dict[str, Any]) -> None:
-        self.g.load_state_dict(_section(tensors, "g."))
-        self.d.load_state_dict(_section(tensors, "d."))
-        self.techniques.load_state_dict(_section(tensors, "technique."))
+        self.g.load_state_dict(tensors_under(tensors, "g."))
+        self.d.load_state_dict(tensors_under(tensors, "d."))
+        self.techniques.load_state_dict(tensors_under(tensors, "technique."))
         join_state(self.opt_g, tensors, plain["opt_g"], "opt_g")
         join_state(self.opt_d, tensors, plain["opt_d"], "opt_d")
         self.batches.set_state(tensors["rng.batches"])
@@ -203,7 +204,3 @@ class Trainer:
         if self._device.type == "cuda":
             states["cuda"] = torch.cuda.get_rng_state(self._device)
         return states
-
-
-def _section(tensors: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
-    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
