@@ -149,3 +149,24 @@ def test_best_must_be_a_metric_this_kind_of_run_reports():
     assert build_config(load_preset("ssl-fashion-100"), ["log.best=test_error"]).log.best == "test_error"
     cfg = build_config(load_preset("ssl-fashion-100"), ["log.best=test_error_average"])
     assert cfg.techniques.semi_supervised.average is not None and cfg.log.best == "test_error_average"
+
+
+@pytest.mark.parametrize(
+    "preset, overrides, message",
+    [
+        ("dcgan-fashion", ["optim.d.momentum=0.5"], "momentum applies to sgd and rmsprop, not adam"),
+        ("goodfellow-mnist", ["optim.g.betas=[0.5, 0.999]"], "betas apply to adam only, not sgd"),
+        ("wgan-clip-fashion", ["optim.d.betas=[0.5, 0.9]"], "betas apply to adam only, not rmsprop"),
+        ("toy-grid25", ["model.d.maxout_pieces=4"], "maxout_pieces applies to activation=maxout only"),
+        ("dcgan-fashion", ["log.features=digits"], "log.features=digits is the feature space of log.metrics"),
+    ],
+)
+def test_settings_that_would_be_ignored_are_refused(preset, overrides, message):
+    assert message in _error(preset, *overrides)
+
+
+def test_a_saved_config_with_every_default_written_out_still_loads():
+    """Saved run configs spell out every field, defaults included; the refusals above go by value."""
+    for name in preset_names():
+        cfg = build_config(load_preset(name))
+        assert build_config(cfg.to_dict()).fingerprint() == cfg.fingerprint()

@@ -202,6 +202,8 @@ class MLPConfig(_Strict):
             raise ValueError(f"norm={self.norm} does not apply to maxout units (use norm: none)")
         if self.norm == "weight" and self.init_range is not None:
             raise ValueError("init_range does not apply to norm=weight: its scales come from the data-dependent init")
+        if self.activation != "maxout" and self.maxout_pieces != MLPConfig.model_fields["maxout_pieces"].default:
+            raise ValueError(f"maxout_pieces applies to activation=maxout only, not {self.activation}")
         return self
 
 
@@ -333,17 +335,25 @@ class ObjectiveConfig(_Strict):
         return self
 
 
+_DEFAULT_BETAS = (0.9, 0.999)
+
+
 class OptimizerConfig(_Strict):
     name: Literal["adam", "sgd", "rmsprop"]
     lr: float = Field(gt=0)
-    betas: tuple[float, float] = (0.9, 0.999)
+    betas: tuple[float, float] = _DEFAULT_BETAS
     momentum: float = Field(0.0, ge=0.0, lt=1.0)
     weight_decay: float = Field(0.0, ge=0.0)
 
     @model_validator(mode="after")
-    def _betas_in_range(self) -> "OptimizerConfig":
+    def _settings_apply(self) -> "OptimizerConfig":
+        """A setting the chosen optimizer does not have would be silently ignored: refused."""
         if not all(0.0 <= b < 1.0 for b in self.betas):
             raise ValueError(f"betas must lie in [0, 1), got {list(self.betas)}")
+        if self.name == "adam" and self.momentum != 0.0:
+            raise ValueError("momentum applies to sgd and rmsprop, not adam (its momentum is betas[0])")
+        if self.name != "adam" and tuple(self.betas) != _DEFAULT_BETAS:
+            raise ValueError(f"betas apply to adam only, not {self.name} (use momentum)")
         return self
 
 
@@ -475,6 +485,12 @@ class LogConfig(_Strict):
     collapse_drop: float = Field(
         0.5, gt=0.0, lt=1.0, description="flag collapse when modes fall below this share of best"
     )
+
+    @model_validator(mode="after")
+    def _features_need_metrics(self) -> "LogConfig":
+        if self.features != "auto" and not self.metrics:
+            raise ValueError(f"log.features={self.features} is the feature space of log.metrics, and none are set")
+        return self
 
 
 class RunConfig(_Strict):
