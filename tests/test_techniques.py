@@ -368,7 +368,7 @@ def test_the_supervised_term_is_the_weighted_cross_entropy_of_the_picked_labels(
     ctx.d_input = torch.zeros_like
     assert ssl.d_terms(ctx)["supervised"].item() == pytest.approx(2.0 * math.log(3))
     # test error: the most likely classes are 1, 0, 2 against labels 1, 0, 0
-    assert ssl.test_errors(PixelLogits()) == {"test_error": pytest.approx(1 / 3)}
+    assert ssl.eval_metrics(PixelLogits()) == {"test_error": pytest.approx(1 / 3)}
 
 
 def test_the_labelled_subset_is_balanced_and_seeded():

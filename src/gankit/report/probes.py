@@ -21,7 +21,7 @@ from gankit.errors import UserError
 from gankit.metrics.evaluator import Evaluator
 from gankit.metrics.modes import mode_coverage
 from gankit.report import plots, spread_evenly
-from gankit.techniques.semi_supervised import SemiSupervised
+from gankit.techniques.base import TechniqueSet
 from gankit.train.files import atomic_write_text
 
 
@@ -176,17 +176,17 @@ class MetricsProbe:
         return result
 
 
-class ClassifierProbe:
-    """The test error of a semi-supervised D's K-class head (`test_error`, a share of the test
-    set), and of its weight average when it keeps one (`test_error_average`)."""
+class TechniqueProbe:
+    """What the run's techniques report at an evaluation: the semi-supervised D's test error
+    (`test_error`, a share of the test set, and `test_error_average` of its weight average)."""
 
     samples = 0
 
-    def __init__(self, technique: SemiSupervised) -> None:
-        self.technique = technique
+    def __init__(self, techniques: TechniqueSet) -> None:
+        self.techniques = techniques
 
     def evaluate(self, step: int, fake: Tensor, d: nn.Module) -> ProbeResult:
-        return ProbeResult(metrics=self.technique.test_errors(d))
+        return ProbeResult(metrics=self.techniques.eval_metrics(d))
 
 
 def build_probes(
@@ -200,20 +200,18 @@ def build_probes(
     samples: int,
     evaluator: Evaluator | None = None,
     metric_samples: int = 0,
-    semi_supervised: SemiSupervised | None = None,
+    techniques: TechniqueSet | None = None,
 ) -> list[Probe]:
     """The probes that make sense for this data: modes for mixtures, pictures by kind of data,
-    and the configured image metrics. `samples` is how many generated points the point-cloud
-    probes judge, `metric_samples` how many images the metrics do."""
-    probes: list[Probe] = []
+    the configured image metrics and what the techniques report. `samples` is how many generated
+    points the point-cloud probes judge, `metric_samples` how many images the metrics do."""
+    probes: list[Probe] = [TechniqueProbe(techniques)] if techniques is not None else []
     folder = run_dir / "samples"
     folder.mkdir(exist_ok=True)
     if isinstance(source, ImageSource):
         probes.append(SampleGridProbe(source, folder, seed))
         if evaluator is not None:
             probes.append(MetricsProbe(evaluator, source, metric_samples, CollapseAlarm(collapse_drop, history)))
-        if semi_supervised is not None:
-            probes.append(ClassifierProbe(semi_supervised))
     if isinstance(source, GaussianMixture) and len(source.centres) > 1:
         probes.append(ModeProbe(source, collapse_drop, history, samples))
     if source.shape == (2,):

@@ -1,9 +1,10 @@
 """The Technique hooks: the training loop calls these and never names a technique.
 
 A technique overrides only the hooks it needs: extra loss terms for D or G, a transform of D's
-input (instance noise), an action after an optimizer step (weight clipping, averages). Techniques
-that keep tensors (an EMA of G, historical averages) return them from `state_dict` so checkpoints
-carry them and a resumed run continues exactly.
+input (instance noise), an action after an optimizer step (weight clipping, averages), a generator
+to sample from in place of G (an EMA of G), metrics to log at each evaluation (the semi-supervised
+D's test error). Techniques that keep tensors (an EMA of G, historical averages) return them from
+`state_dict` so checkpoints carry them and a resumed run continues exactly.
 """
 
 from __future__ import annotations
@@ -63,6 +64,14 @@ class Technique:
     def after_g_step(self, g: nn.Module, step: int) -> None:
         pass
 
+    def sampling_generator(self) -> nn.Module | None:
+        """A generator to sample from in place of the live G (an average of G's weights), or None."""
+        return None
+
+    def eval_metrics(self, d: nn.Module) -> dict[str, float]:
+        """Values to log at each evaluation of the run (the semi-supervised D's test error)."""
+        return {}
+
     def state_dict(self) -> dict[str, Tensor]:
         return {}
 
@@ -104,6 +113,13 @@ class TechniqueSet:
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
         for t in self.techniques:
             t.load_state_dict(tensors_under(state, f"{t.name}."))
+
+    def sampling_generator(self, g: nn.Module) -> nn.Module:
+        """The generator to sample from: a technique's when one keeps it (an EMA of G), else `g`."""
+        return next((kept for t in self.techniques if (kept := t.sampling_generator()) is not None), g)
+
+    def eval_metrics(self, d: nn.Module) -> dict[str, float]:
+        return {k: v for t in self.techniques for k, v in t.eval_metrics(d).items()}
 
     @property
     def replaces_g_loss(self) -> bool:

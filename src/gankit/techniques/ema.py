@@ -46,9 +46,7 @@ class GeneratorEMA(Technique):
     def __init__(self, g: nn.Module, decay: float) -> None:
         self.kept = WeightAverage(g, decay)
 
-    @property
-    def average(self) -> nn.Module:
-        """The averaged generator, to sample from."""
+    def sampling_generator(self) -> nn.Module:
         return self.kept.net
 
     def after_g_step(self, g: nn.Module, step: int) -> None:

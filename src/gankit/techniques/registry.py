@@ -7,12 +7,17 @@ from torch import nn
 from gankit.config import RunConfig
 from gankit.data import DataSource
 from gankit.techniques.base import Technique
-from gankit.techniques.ema import WeightAverage
+from gankit.techniques.ema import GeneratorEMA
 from gankit.techniques.feature_matching import FeatureMatching
 from gankit.techniques.historical_averaging import HistoricalAveraging
 from gankit.techniques.instance_noise import InstanceNoise
 from gankit.techniques.label_smoothing import OneSidedLabelSmoothing
-from gankit.techniques.semi_supervised import SemiSupervised, balanced_subset, semi_supervised_test_set
+from gankit.techniques.semi_supervised import build_semi_supervised, class_count
+
+
+def d_classes(cfg: RunConfig, source: DataSource) -> int:
+    """How many logits D's head gives: K classes for the semi-supervised D, else one."""
+    return class_count(source) if cfg.techniques.semi_supervised else 1
 
 
 def build_techniques(cfg: RunConfig, g: nn.Module, d: nn.Module, source: DataSource) -> list[Technique]:
@@ -29,9 +34,7 @@ def build_techniques(cfg: RunConfig, g: nn.Module, d: nn.Module, source: DataSou
     if chosen.historical_averaging:
         techniques.append(HistoricalAveraging(g, d, chosen.historical_averaging.weight))
     if chosen.semi_supervised:
-        ssl = chosen.semi_supervised
-        labelled = balanced_subset(source.labels, ssl.labels, ssl.seed)
-        average = WeightAverage(d, ssl.average) if ssl.average else None
-        test_images, test_labels = semi_supervised_test_set(cfg.data, source, labelled)
-        techniques.append(SemiSupervised(source, labelled, ssl.weight, test_images, test_labels, average))
+        techniques.append(build_semi_supervised(chosen.semi_supervised, cfg.data, source, d))
+    if cfg.train.ema:  # last: it averages G as every other hook left it
+        techniques.append(GeneratorEMA(g, cfg.train.ema))
     return techniques

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gankit.config import DataConfig
+from gankit.config import DataConfig, SemiSupervisedConfig
 from gankit.data import make_test_source
 from gankit.data.images import ImageSource
 from gankit.data.source import DataSource
@@ -35,10 +35,20 @@ from gankit.techniques.base import DContext, Technique
 from gankit.techniques.ema import WeightAverage
 
 
-def class_count(source: ImageSource) -> int:
-    if source.labels is None:
+def class_count(source: DataSource) -> int:
+    """K, the classes of the data set, which D's head gives logits for."""
+    labels = getattr(source, "labels", None)
+    if labels is None:
         raise UserError("techniques.semi_supervised needs a data set with labels (mnist, fashion-mnist, digits, ...)")
-    return int(source.labels.max()) + 1
+    return int(labels.max()) + 1
+
+
+def build_semi_supervised(cfg: SemiSupervisedConfig, data: DataConfig, source: ImageSource, d: nn.Module) -> "SemiSupervised":
+    """The technique as `cfg` sets it up: its balanced labelled subset, its test set and, when
+    asked, the moving average of D's weights."""
+    labelled = balanced_subset(source.labels, cfg.labels, cfg.seed)
+    average = WeightAverage(d, cfg.average) if cfg.average else None
+    return SemiSupervised(source, labelled, cfg.weight, *semi_supervised_test_set(data, source, labelled), average)
 
 
 def balanced_subset(labels: Tensor, count: int, seed: int) -> Tensor:
@@ -92,7 +102,7 @@ class SemiSupervised(Technique):
         if self.average is not None:
             self.average.load_state_dict(state)
 
-    def test_errors(self, d: nn.Module) -> dict[str, float]:
+    def eval_metrics(self, d: nn.Module) -> dict[str, float]:
         """`test_error` of D's K-class head, and `test_error_average` of the averaged D's."""
         errors = {"test_error": test_error(d, self.source, self.test_images, self.test_labels)}
         if self.average is not None:

@@ -26,9 +26,7 @@ from gankit.objectives import build_objective
 from gankit.report.html import read_metrics, write_report
 from gankit.report.probes import build_probes
 from gankit.techniques.base import TechniqueSet
-from gankit.techniques.ema import GeneratorEMA
-from gankit.techniques.registry import build_techniques
-from gankit.techniques.semi_supervised import class_count
+from gankit.techniques.registry import build_techniques, d_classes
 from gankit.train import checkpoint
 from gankit.train.best import BestCheckpoint
 from gankit.train.batches import BatchStream, draw_latent
@@ -105,15 +103,13 @@ def build_trainer(
     source = source if source is not None else make_source(cfg.data)
     if isinstance(source, ImageSource):
         source.move_to(device)
-    classes = class_count(source) if cfg.techniques.semi_supervised else 1
-    g, d = build_nets(cfg.model, source.shape, cfg.seed, classes)
+    g, d = build_nets(cfg.model, source.shape, cfg.seed, d_classes(cfg, source))
     fit_to_data(g, d, cfg.model, source, cfg.seed)
     fast = FastPath.for_device(cfg.train, device)
     g, d = fast.prepare(g.to(device)), fast.prepare(d.to(device))
     dist.broadcast_parameters(g)
     dist.broadcast_parameters(d)
     objective, penalties = build_objective(cfg.objective)
-    extras = [GeneratorEMA(g, cfg.train.ema)] if cfg.train.ema else []
     batches = BatchStream(
         cfg.train.batch_size, dist.rank, dist.world_size, cfg.seed + 1, device,
         cfg.model.z_dim, cfg.model.z_dist,
@@ -125,7 +121,7 @@ def build_trainer(
     # techniques that average D's weights (historical averaging) see the weights D really has.
     return Trainer(
         g, d, opt_g, opt_d,
-        objective, TechniqueSet(penalties + build_techniques(cfg, g, d, source) + extras), source, batches,
+        objective, TechniqueSet(penalties + build_techniques(cfg, g, d, source)), source, batches,
         cfg.train.d_steps, dist, LinearDecay([opt_g, opt_d], cfg.optim.decay_start, cfg.train.steps),
         simultaneous=cfg.train.updates == "simultaneous", fast=fast,
     )
@@ -138,12 +134,6 @@ def build_run_evaluator(cfg: RunConfig, source: DataSource, device: torch.device
     reference = reference_from_data(cfg.data, source)
     return build_evaluator(reference, cfg.log.metrics, cfg.log.features, device,
                            reference_count=cfg.log.metrics_samples)
-
-
-def sampling_generator(trainer: Trainer) -> nn.Module:
-    """The generator to sample from: the EMA copy when the run keeps one."""
-    ema = trainer.techniques.find("ema")
-    return ema.average if ema is not None else trainer.g
 
 
 @torch.no_grad()
@@ -207,7 +197,7 @@ def train(
         trainer.source, run_dir, cfg.seed, cfg.log.collapse_drop, history,
         to_unit=torch.sigmoid if trainer.objective.outputs_probability else _min_max, resume_step=trainer.step,
         samples=cfg.log.eval_samples, evaluator=evaluator,
-        metric_samples=cfg.log.metrics_samples, semi_supervised=trainer.techniques.find("semi_supervised"),
+        metric_samples=cfg.log.metrics_samples, techniques=trainer.techniques,
     ) if dist.is_main else []
     if resume and dist.is_main:
         save_config(cfg, run_dir / "config.yaml")  # new steps or logging settings
@@ -221,7 +211,7 @@ def train(
         """Run the probes; True (on every rank) when the metric of `log.best` improved."""
         if not dist.is_main:
             return dist.main_says(False, device)
-        g = sampling_generator(trainer)
+        g = trainer.techniques.sampling_generator(trainer.g)
         needed = max((probe.samples for probe in probes), default=0)
         fake = generate(g, needed, cfg.model.z_dim, cfg.model.z_dist, cfg.seed + 3)
         trainer.d.eval()

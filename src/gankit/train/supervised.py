@@ -18,13 +18,7 @@ from gankit.config import RunConfig
 from gankit.data import make_source
 from gankit.errors import UserError
 from gankit.nets import build_nets, fit_to_data
-from gankit.techniques.ema import WeightAverage
-from gankit.techniques.semi_supervised import (
-    SemiSupervised,
-    balanced_subset,
-    class_count,
-    semi_supervised_test_set,
-)
+from gankit.techniques.semi_supervised import build_semi_supervised, class_count
 from gankit.train.batches import BatchStream
 from gankit.train.optim import LinearDecay, make_optimizer
 
@@ -39,11 +33,7 @@ def train_supervised_only(cfg: RunConfig, steps: int) -> tuple[dict[str, float],
     source = make_source(cfg.data)
     g, d = build_nets(cfg.model, source.shape, cfg.seed, class_count(source))
     fit_to_data(g, d, cfg.model, source, cfg.seed)
-    labelled = balanced_subset(source.labels, ssl.labels, ssl.seed)
-    average = WeightAverage(d, ssl.average) if ssl.average else None
-    classifier = SemiSupervised(
-        source, labelled, ssl.weight, *semi_supervised_test_set(cfg.data, source, labelled), average
-    )
+    classifier = build_semi_supervised(ssl, cfg.data, source, d)
     optimizer = make_optimizer(cfg.optim.d, d.parameters())
     schedule = LinearDecay([optimizer], cfg.optim.decay_start, steps)
     batches = BatchStream(
@@ -60,4 +50,4 @@ def train_supervised_only(cfg: RunConfig, steps: int) -> tuple[dict[str, float],
         optimizer.step()
         classifier.after_d_step(d, step)
     d.eval()
-    return classifier.test_errors(d), not math.isfinite(loss.item())
+    return classifier.eval_metrics(d), not math.isfinite(loss.item())
