@@ -32,6 +32,13 @@ def test_prune_keeps_the_newest(tmp_path):
     assert checkpoint.list_steps(tmp_path) == [3, 4]
 
 
+def test_prune_spares_the_best(tmp_path):
+    for step in (1, 2, 3, 4):
+        checkpoint.save(tmp_path, step, _tensors(), {})
+    checkpoint.prune(tmp_path, keep=1, protect={2})
+    assert checkpoint.list_steps(tmp_path) == [2, 4]
+
+
 def test_truncated_weights_are_reported(tmp_path):
     folder = checkpoint.save(tmp_path, 1, _tensors(), {})
     weights = folder / checkpoint.WEIGHTS

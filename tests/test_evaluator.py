@@ -12,6 +12,7 @@ from gankit.errors import UserError
 from gankit.metrics.classes import class_coverage
 from gankit.metrics.evaluator import Evaluator, Reference
 from gankit.metrics.fid import FeatureStats, frechet_distance
+from gankit.metrics.prdc import prdc
 from gankit.metrics.stacked import stacked_mnist_modes
 from gankit.train import checkpoint
 from tests.conftest import set_args
@@ -52,6 +53,11 @@ def test_metrics_compare_generated_with_reference_features(tmp_path):
     fake = PooledPixels()(_images(300, 3, bright=40))[0]
     expected = frechet_distance(FeatureStats.from_features(real, "p"), FeatureStats.from_features(fake, "p"))
     assert shifted["fid"] == pytest.approx(expected, rel=1e-9)
+    # precision and recall (k = 3) and density and coverage (k = 5) of (real, fake), in that order
+    pr, dc = prdc(real, fake, 3), prdc(real, fake, 5)
+    assert (shifted["precision"], shifted["recall"]) == pytest.approx((pr.precision, pr.recall), rel=1e-9)
+    assert (shifted["density"], shifted["coverage"]) == pytest.approx((dc.density, dc.coverage), rel=1e-9)
+    assert pr.precision != pr.recall and (pr.density, pr.coverage) != (dc.density, dc.coverage)
 
 
 def test_reference_features_are_cached_by_content_and_space(tmp_path):
@@ -95,13 +101,14 @@ class ChannelDigit(nn.Module):
 
 
 def test_stacked_modes_read_each_channel_as_a_digit():
-    digits = torch.tensor([[1, 2, 3], [1, 2, 3], [9, 0, 0], [4, 4, 4]])
+    """Each channel is one digit of a three-digit mode: 123 and 321 are different modes."""
+    digits = torch.tensor([[1, 2, 3], [1, 2, 3], [9, 0, 0], [4, 4, 4], [3, 2, 1], [0, 1, 0], [1, 0, 0]])
     images = (digits[:, :, None, None] * 20).expand(-1, -1, 5, 5).to(torch.uint8)
     result = stacked_mnist_modes(images, ChannelDigit())
-    assert result["modes"] == 3
+    assert result["modes"] == 6
     counts = torch.zeros(1000)
-    counts[[123, 900, 444]] = torch.tensor([2.0, 1.0, 1.0])
-    p = counts[counts > 0] / 4
+    counts[[123, 900, 444, 321, 10, 100]] = torch.tensor([2.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+    p = counts[counts > 0] / 7
     assert result["kl"] == pytest.approx(float((p * torch.log(p * 1000)).sum()))
 
 
@@ -325,3 +332,18 @@ def test_a_fall_in_the_classes_covered_is_flagged_as_mode_collapse():
     assert collapsed.metrics["modes"] == 2
     assert [e[1] for e in collapsed.events] == ["mode collapse at step 1: modes captured fell from 10 to 2 of 10"]
     assert probe.evaluate(2, images([3, 7]), None).events == []  # once per fall
+
+
+def test_nearest_neighbours_are_the_closest_rows_in_order(tmp_path):
+    from gankit.metrics.neighbours import nearest, neighbour_grid
+
+    pool = torch.tensor([[0.0], [10.0], [3.0], [7.0]])
+    distance, index = nearest(torch.tensor([[4.0], [9.0]]), pool, 2)
+    assert index.tolist() == [[2, 3], [1, 3]] and distance.tolist() == [[1.0, 3.0], [1.0, 2.0]]
+    # A generated image copied from the training set is at distance 0: a memorisation figure of 0.
+    real = _images(6, 0)
+    assert neighbour_grid(tmp_path / "a.png", real[[4, 1]], real, k=2)["nn_rms"] == 0.0
+    brighter = (real[[4, 1]].int() + 51).clamp(max=255).to(torch.uint8)
+    rms = neighbour_grid(tmp_path / "b.png", brighter, real, k=2)["nn_rms"]
+    assert 0.0 < rms <= 0.2  # at most the 51/255 shift away, per pixel
+    assert (tmp_path / "a.png").stat().st_size > 0

@@ -118,3 +118,20 @@ def test_the_working_folder_with_files_is_never_swapped_out(old, monkeypatch):
     with pytest.raises(FileExistsError, match="working folder"):
         replace_folder(Path("."), write_files("a.png"), replace=True)
     assert contents(old) == ["old.png"]
+
+
+def test_a_file_write_that_fails_before_its_rename_leaves_the_old_file_and_no_debris(tmp_path, monkeypatch):
+    """atomic_write_bytes writes a temporary file and renames it over the target: a failure at
+    the rename (the last moment) leaves the old content whole."""
+    from gankit.train.files import atomic_write_bytes
+
+    target = tmp_path / "best.json"
+    target.write_text("old")
+
+    def refuse(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(OSError):
+        atomic_write_bytes(target, b"new")
+    assert target.read_text() == "old" and os.listdir(tmp_path) == ["best.json"]

@@ -255,6 +255,20 @@ def test_prdc_radius_excludes_the_point_itself():
     assert prdc_module.knn_radii(points.double(), 1).tolist() == [1.0, 1.0, 2.0, 4.0]
 
 
+def test_prdc_on_a_line_with_a_point_on_each_ball_edge():
+    """Balls are open (a point at exactly the k-NN distance is outside), as in the reference
+    package; continuous random data never lands on an edge, this does. Real radii (k=1): 1, 1, 2, 3."""
+    real, fake = torch.tensor([[0.0], [1.0], [3.0], [6.0]]), torch.tensor([[2.0], [4.0], [7.0], [9.0]])
+    ours = prdc(real, fake, 1)
+    # precision: 2 (in 3's ball), 4 (in 3's and 6's) and 7 (in 6's) of the four; 9 is 3 from 6.
+    # recall: fake radii 2, 2, 2, 2; real 0 is 2 from fake 2 (the edge), 1, 3 and 6 are inside one.
+    # density: 1 + 2 + 1 + 0 ball memberships / (k·4); coverage: the reals whose nearest fake is
+    # inside their own ball, 3 (1 away) and 6 (1 away); fake 2 lies 2 from 0 and on 1's edge.
+    assert (ours.precision, ours.recall, ours.density, ours.coverage) == (0.75, 0.75, 1.0, 0.5)
+    ref = compute_prdc(real.numpy(), fake.numpy(), nearest_k=1)
+    assert (ref["precision"], ref["recall"], ref["density"], ref["coverage"]) == (0.75, 0.75, 1.0, 0.5)
+
+
 def test_prdc_rejects_bad_input():
     with pytest.raises(UserError, match="dimension"):
         prdc(torch.randn(20, 3), torch.randn(20, 4), 3)

@@ -34,6 +34,16 @@ def test_samples_between_modes_are_not_high_quality():
     assert cov.modes_captured == 0 and cov.high_quality == 0.0
 
 
+def test_the_high_quality_edge_is_three_standard_deviations():
+    """Just inside 3σ of its centre a sample counts, and one sample is enough to capture a mode
+    (VEEGAN's rule); just outside it does not."""
+    inside = GRID.centres[3] + torch.tensor([2.9 * GRID.std, 0.0])
+    outside = GRID.centres[4] + torch.tensor([0.0, 3.1 * GRID.std])
+    cov = mode_coverage(torch.stack([inside, outside]), GRID.centres, GRID.std)
+    assert cov.modes_captured == 1 and cov.counts[3] == 1 and cov.counts[4] == 0
+    assert cov.high_quality == 0.5
+
+
 def test_half_the_modes_equally():
     samples = GRID.centres[:12].repeat(10, 1)
     cov = mode_coverage(samples, GRID.centres, GRID.std)

@@ -79,11 +79,19 @@ def test_gradient_penalty_of_a_linear_critic():
     assert terms["penalty"].item() == pytest.approx(10 * (5 - 1) ** 2)
 
 
+def _spread(*shape: int) -> torch.Tensor:
+    """Uniform-like draws that differ in every element: 1/(n+1), ..., n/(n+1)."""
+    n = math.prod(shape)
+    return (torch.arange(n) + 1.0).div(n + 1).reshape(shape)
+
+
 def test_gradient_penalty_uses_interpolates_and_backpropagates_to_d():
+    """One ε per example (its interpolate lies on the segment between its real and fake)."""
     d = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1))
     real, fake = torch.randn(4, 2), torch.randn(4, 2)
-    penalty = GradientPenalty(1.0).d_terms(_context(d, real, fake, 0.25))["penalty"]
-    mixed = (0.25 * real + 0.75 * fake).requires_grad_(True)
+    penalty = GradientPenalty(1.0).d_terms(d_context(d, real, fake, d(real), draw=_spread))["penalty"]
+    eps = torch.tensor([[0.2], [0.4], [0.6], [0.8]])
+    mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)
     (grad,) = torch.autograd.grad(d(mixed).sum(), mixed)
     assert penalty.item() == pytest.approx(((grad.norm(dim=1) - 1) ** 2).mean().item(), rel=1e-5)
     penalty.backward()
@@ -106,3 +114,26 @@ def test_build_objective_attaches_the_right_penalty():
     _, gp = build_objective(ObjectiveConfig(name="wgan-gp"))
     _, none = build_objective(ObjectiveConfig(name="hinge"))
     assert [t.name for t in clip] == ["clip"] and [t.name for t in gp] == ["gp"] and none == []
+
+
+@pytest.mark.parametrize(
+    "objective, d_loss_of",
+    [
+        ("minimax", lambda dx, dgz: -math.log(dx) - math.log(1 - dgz)),  # probabilities
+        ("wgan", lambda dx, dgz: dgz - dx),  # raw critic values
+    ],
+)
+def test_the_logged_d_outputs_are_what_the_d_loss_is_made_of(objective, d_loss_of):
+    """With one example per batch, the logged D(x) and D(G(z)) of a step give its D loss."""
+    from gankit.config import build_config, load_preset
+    from gankit.train.distributed import Distributed
+    from gankit.train.run import build_trainer
+
+    cfg = build_config(load_preset("toy-grid25"), [
+        f"objective.name={objective}", "train.batch_size=1", "model.g.hidden=[8]", "model.d.hidden=[8]",
+    ])
+    stats = build_trainer(cfg, Distributed(), torch.device("cpu")).train_step()
+    dx, dgz = stats["D(x)"].item(), stats["D(G(z))"].item()
+    if objective == "minimax":
+        assert 0 < dx < 1 and 0 < dgz < 1
+    assert stats["d/loss"].item() == pytest.approx(d_loss_of(dx, dgz), rel=1e-5, abs=1e-6)

@@ -438,6 +438,23 @@ def test_the_weight_average_follows_the_live_net_by_its_decay():
     assert not average.net.weight.requires_grad and not average.net.training
 
 
+def test_a_run_with_train_ema_samples_from_gs_weight_average():
+    """The EMA of G is updated after each G step and is the generator a run samples from."""
+    cfg = build_config(load_preset("toy-grid25"), [
+        "train.ema=0.75", "train.batch_size=16", "model.g.hidden=[8]", "model.d.hidden=[8]",
+    ])
+    trainer = build_trainer(cfg, Distributed(), torch.device("cpu"))
+    before = [p.detach().clone() for p in trainer.g.parameters()]
+    trainer.train_step()
+    sampled = trainer.techniques.sampling_generator(trainer.g)
+    assert sampled is not trainer.g
+    for average, start, now in zip(sampled.parameters(), before, trainer.g.parameters()):
+        assert not torch.equal(start, now)
+        assert torch.allclose(average, 0.75 * start + 0.25 * now)
+    plain = build_trainer(build_config(load_preset("toy-grid25"), ["train.ema=null"]), Distributed(), torch.device("cpu"))
+    assert plain.techniques.sampling_generator(plain.g) is plain.g
+
+
 SSL_DIGITS = """
 data: {name: digits}
 model: {z_dim: 16, g: {hidden: [64], output: tanh}, d: {hidden: [128, 64]}}
