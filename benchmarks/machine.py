@@ -9,6 +9,12 @@ from pathlib import Path
 import torch
 
 
+def sync(device: torch.device) -> None:
+    """Wait for the device's queued work, so that a timer read next measures it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def device_name(device: torch.device) -> str:
     """The GPU's name, or the CPU's model with its core and thread counts."""
     if device.type == "cuda":

@@ -68,7 +68,7 @@ from gankit.metrics.features import extract
 from gankit.metrics.fid import FeatureStats, frechet_distance
 from gankit.metrics.inception import INPUT_SIZE, InceptionFeatures
 from gankit.train.run import pick_device
-from machine import device_name
+from machine import device_name, sync
 from results_md import this_command, write_block
 
 FULL_N = 10_000
@@ -121,11 +121,6 @@ def calibrated_weights(images: Tensor) -> dict[str, Tensor]:
     with torch.no_grad():
         net(2 * x - 1)
     return net.state_dict()
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def timed(fn: Callable[[], object], device: torch.device) -> tuple[object, float]:

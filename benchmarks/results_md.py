@@ -1,14 +1,16 @@
 """docs/RESULTS.md is shared by every benchmark: each owns one block between HTML-comment markers
 (`<!-- NAME:begin -->` … `<!-- NAME:end -->`) and rewrites only that block, under a file lock so
-two benchmarks finishing together don't lose each other's tables."""
+two benchmarks finishing together don't lose each other's tables (the lock file, docs/RESULTS.lock, is
+git-ignored)."""
 
 from __future__ import annotations
 
 import fcntl
-import os
 import shlex
 import sys
 from pathlib import Path
+
+from gankit.train.files import atomic_write_text
 
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "RESULTS.md"
 HEADER = "# Measured results\n\nTables made by the scripts in `benchmarks/`, each with its command.\n\n"
@@ -36,9 +38,7 @@ def write_block(name: str, body: str, path: Path = RESULTS) -> None:
             text = before + block + rest.split(end, 1)[1].removeprefix("\n")
         else:
             text = text.rstrip("\n") + "\n\n" + block
-        tmp = path.with_suffix(".md.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        atomic_write_text(path, text)
 
 
 def print_tables(text: str, written: bool) -> None:

@@ -34,7 +34,7 @@ from gankit.config import build_config
 from gankit.data import ImageSource
 from gankit.train.distributed import Distributed
 from gankit.train.run import build_trainer, pick_device
-from machine import device_name
+from machine import device_name, sync
 from results_md import this_command, write_block
 
 RESOLUTION = 64
@@ -94,11 +94,6 @@ def plain_step(nets: tuple, batch: int, device: torch.device) -> Callable[[], No
         opt_g.step()
 
     return step
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def images_per_second(step: Callable[[], None], batch: int, steps: int, warmup: int, device: torch.device) -> float:

@@ -79,7 +79,7 @@ def test_a_fast_run_checkpoints_plain_tensors_and_resumes(tmp_path, cli, monkeyp
 
 @pytest.mark.parametrize("name", ["adam", "sgd"])
 def test_fused_optimizers_take_the_same_steps(name):
-    cfg = OptimizerConfig(name=name, lr=0.1, momentum=0.5)
+    cfg = OptimizerConfig(name=name, lr=0.1, **({"betas": (0.5, 0.9)} if name == "adam" else {"momentum": 0.5}))
     weights = [torch.randn(5, 3, generator=torch.Generator().manual_seed(0)) for _ in range(2)]
     for w in weights:
         w.requires_grad_(True)

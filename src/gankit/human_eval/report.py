@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -237,12 +236,9 @@ def format_summary(report: dict[str, Any]) -> str:
 
 
 def _figure_png(fig: Any) -> str:
-    import matplotlib.pyplot as plt
+    from gankit.report.plots import png_bytes
 
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode()
+    return base64.b64encode(png_bytes(fig)).decode()
 
 
 def _plots(study: Study, report: dict[str, Any], answers: list[Answer]) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -14,21 +15,19 @@ import numpy as np  # noqa: E402
 from gankit.train.files import atomic_write_bytes  # noqa: E402
 
 
-def _save(fig: Any, path: Path) -> None:
-    import io
-
+def png_bytes(picture: Any) -> bytes:
+    """A matplotlib figure (closed afterwards) or a PIL image, encoded as PNG."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
+    if isinstance(picture, plt.Figure):
+        picture.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+        plt.close(picture)
+    else:
+        picture.save(buffer, format="png")
+    return buffer.getvalue()
 
 
-def _save_pil(picture: Any, path: Path) -> None:
-    import io
-
-    buffer = io.BytesIO()
-    picture.save(buffer, format="png")
-    atomic_write_bytes(path, buffer.getvalue())
+def _save(picture: Any, path: Path) -> None:
+    atomic_write_bytes(path, png_bytes(picture))
 
 
 def single_image(path: Path, image: np.ndarray) -> None:
@@ -36,7 +35,7 @@ def single_image(path: Path, image: np.ndarray) -> None:
     from PIL import Image
 
     pixels = image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)
-    _save_pil(Image.fromarray(np.ascontiguousarray(pixels)), path)
+    _save(Image.fromarray(np.ascontiguousarray(pixels)), path)
 
 
 def image_grid(path: Path, images: np.ndarray, columns: int = 8, pad: int = 2) -> None:
@@ -52,7 +51,7 @@ def image_grid(path: Path, images: np.ndarray, columns: int = 8, pad: int = 2) -
         canvas[top : top + height, left : left + width] = np.repeat(image, 3 // channels, axis=0).transpose(1, 2, 0)
     scale = max(1, 256 // (columns * (width + pad)))  # small images (8×8 digits) drawn bigger
     picture = Image.fromarray(canvas).resize((canvas.shape[1] * scale, canvas.shape[0] * scale), Image.NEAREST)
-    _save_pil(picture, path)
+    _save(picture, path)
 
 
 def scatter(path: Path, fake: np.ndarray, real: np.ndarray, centres: np.ndarray | None, title: str) -> None:
