@@ -175,6 +175,35 @@ def test_bad_input_from_the_shell_has_no_traceback(tmp_path):
         assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
+def test_an_interrupted_run_says_what_it_left(trained_run, tmp_path, cli, monkeypatch):
+    from gankit.train import run
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run, "train", interrupted)
+    code, _, err = cli("train", "--preset", "toy-grid25", "--out", tmp_path / "fresh", *tiny_args())
+    assert code == 130 and err == "gankit: interrupted; no checkpoint had been saved: nothing to resume\n"
+    step = checkpoint.list_steps(trained_run)[-1]
+    code, _, err = cli("train", "--resume", trained_run, "--set", "train.steps=100")
+    assert code == 130 and f"its checkpoint of step {step} is intact (resume with: gankit train --resume" in err
+
+
+@pytest.mark.parametrize("message", [
+    "[enforce fail at alloc_cpu.cpp:118] data. DefaultCPUAllocator: can't allocate memory: you tried to allocate 9 GB",
+    "CUDA out of memory. Tried to allocate 20.00 GiB",
+])
+def test_running_out_of_memory_is_one_line(tmp_path, cli, monkeypatch, message):
+    from gankit.train import run
+
+    def allocate(*args, **kwargs):
+        raise RuntimeError(message + "\nmore detail")
+
+    monkeypatch.setattr(run, "train", allocate)
+    code, _, err = cli("train", "--preset", "toy-grid25", "--out", tmp_path / "r", *tiny_args())
+    assert code == 2 and err.count("\n") == 1 and "out of memory" in err and "train.batch_size" in err, err
+
+
 def test_divergence_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, cli):
     run = tmp_path / "nan"
     # SGD at learning rate 3 on the least-squares loss overflows within a few steps.

@@ -54,6 +54,18 @@ def test_truncated_gzip_and_bad_magic_are_errors(tmp_path):
         read_idx(junk)
 
 
+def test_an_empty_set_or_a_label_outside_the_ten_classes_is_refused(tmp_path):
+    write_idx_set(tmp_path / "empty", n=0)
+    with pytest.raises(UserError, match="train-images-idx3-ubyte.gz: the file holds no images"):
+        source({"name": "mnist", "root": str(tmp_path / "empty")})
+    write_idx_set(tmp_path / "bad")
+    labels = np.arange(40, dtype=np.uint8) % 10
+    labels[7] = 200
+    (tmp_path / "bad" / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(labels)))
+    with pytest.raises(UserError, match=r"train-labels-idx1-ubyte.gz: label 200 is not a fashion-mnist class \(0-9\)"):
+        source({"name": "fashion-mnist", "root": str(tmp_path / "bad")})
+
+
 def test_mnist_from_root_scaled_to_the_range(tmp_path):
     images = write_idx_set(tmp_path / "m")
     src = source({"name": "mnist", "root": str(tmp_path / "m")})

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn, Sequence
 
-from gankit.errors import USER_PATH_ERRNOS, RankLost, TrainingDiverged, UserError
+from gankit.errors import USER_PATH_ERRNOS, RankLost, TrainingDiverged, UserError, first_line
 
 EXIT_USER_ERROR = 2
 EXIT_DIVERGED = 3
@@ -143,13 +143,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"gankit: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except (RuntimeError, MemoryError) as exc:
+        if not _out_of_memory(exc):
+            raise
+        print(f"gankit: error: out of memory ({first_line(exc)[:160]}); ask for less: a smaller "
+              "train.batch_size, -n or net", file=sys.stderr)
+        return EXIT_USER_ERROR
     except (TrainingDiverged, RankLost) as exc:
         print(f"gankit: {exc}", file=sys.stderr)
         return EXIT_DIVERGED if isinstance(exc, TrainingDiverged) else EXIT_RANK_LOST
     except KeyboardInterrupt:
-        after = "; the last checkpoint is intact (resume with --resume)" if args.command == "train" else ""
-        print(f"gankit: interrupted{after}", file=sys.stderr)
+        print("gankit: interrupted", file=sys.stderr)
         return 130
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """An allocation the machine could not serve (torch's CPU and CUDA allocators, or Python's)."""
+    text = str(exc)
+    return isinstance(exc, MemoryError) or "out of memory" in text or "can't allocate memory" in text
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -181,12 +192,26 @@ def _train(args: argparse.Namespace) -> int:
         run.check_new_run_dir(out, args.overwrite)
 
     device = run.pick_device(cfg.train.device)
-    with run.Distributed.session(device) as dist:
-        summary = run.train(cfg, out, dist, device, resume=args.resume is not None, preset=preset or None,
-                            overwrite=args.overwrite)
+    try:
+        with run.Distributed.session(device) as dist:
+            summary = run.train(cfg, out, dist, device, resume=args.resume is not None, preset=preset or None,
+                                overwrite=args.overwrite)
+    except KeyboardInterrupt:
+        print(f"gankit: interrupted; {_what_is_left(out)}", file=sys.stderr)
+        return 130
     if dist.is_main:
         print(summary)
     return 0
+
+
+def _what_is_left(out: Path) -> str:
+    """What an interrupted `train` leaves in its run folder, for the message that says so."""
+    from gankit.train import checkpoint, run
+
+    steps = checkpoint.list_steps(out) if run.is_run(out) else []
+    if not steps:
+        return "no checkpoint had been saved: nothing to resume"
+    return f"its checkpoint of step {steps[-1]} is intact (resume with: gankit train --resume {out})"
 
 
 def _changed_keys(a: dict, b: dict, prefix: str = "") -> list[str]:

@@ -22,6 +22,7 @@ from gankit.errors import UserError
 DATA_ROOT_ENV = "GANKIT_DATA"
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 _UBYTE = 0x08
+CLASSES = 10  # MNIST and Fashion-MNIST alike
 # where torchvision's MNIST / FashionMNIST classes keep the raw files under their root
 _TORCHVISION_FOLDER = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 _PREFIX = {"train": "train", "test": "t10k"}
@@ -112,6 +113,10 @@ def load_idx_dataset(name: str, split: str, root: Path | None, download: bool) -
     images, labels = read_idx(pair[0]), read_idx(pair[1])
     if images.ndim != 3:
         raise UserError(f"{pair[0]}: expected N×H×W images, found shape {list(images.shape)}")
+    if images.shape[0] == 0:
+        raise UserError(f"{pair[0]}: the file holds no images")
     if labels.shape != images.shape[:1]:
         raise UserError(f"{pair[1]}: {labels.shape[0] if labels.ndim else 0} labels for {images.shape[0]} images in {pair[0]}")
+    if int(labels.max()) >= CLASSES:
+        raise UserError(f"{pair[1]}: label {int(labels.max())} is not a {name} class (0-{CLASSES - 1})")
     return images.unsqueeze(1), labels.long()
