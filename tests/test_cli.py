@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from gankit.train import checkpoint
@@ -164,6 +165,41 @@ def test_corrupt_checkpoint_is_reported_by_sample_and_resume(trained_run, tmp_pa
     for argv in (["sample", trained_run, "--out", tmp_path / "x.npy"], ["train", "--resume", trained_run]):
         code, _, err = cli(*argv)
         assert code == 2 and "corrupt" in err and len(err.strip().splitlines()) == 1
+
+
+def _tampered(run, tensors=lambda t: t, state=lambda s: s):
+    """Rewrite the run's last checkpoint through `checkpoint.save`, so its checksum still holds."""
+    ckpt = checkpoint.load(run)
+    checkpoint.save(run, ckpt.step, tensors(dict(ckpt.tensors)), state(dict(ckpt.state)))
+
+
+@pytest.mark.parametrize(
+    "tamper, expected",
+    [
+        (lambda run: _tampered(run, tensors=lambda t: {**t, "opt_g.state.0.exp_avg": torch.zeros(3, 3)}),
+         "opt_g state 0.exp_avg does not fit the parameters of this net"),
+        (lambda run: _tampered(run, tensors=lambda t: {**t, "g.trunk.0.weight": torch.zeros(3, 3)}),
+         "size mismatch for trunk.0.weight"),
+        (lambda run: _tampered(run, state=lambda s: {k: v for k, v in s.items() if k != "opt_g"}),
+         "it has no 'opt_g'"),
+        (lambda run: _tampered(run, tensors=lambda t: {k: v for k, v in t.items() if not k.startswith("rng.")}),
+         "it has no 'rng.batches'"),
+    ],
+)
+def test_a_tampered_checkpoint_is_refused_before_the_run_changes(trained_run, cli, tamper, expected):
+    tamper(trained_run)
+    before = {p: p.read_bytes() for p in trained_run.rglob("*") if p.is_file()}
+    code, _, err = cli("train", "--resume", trained_run, "--set", "train.steps=100")
+    assert code == 2 and expected in err and err.count("\n") == 1, err
+    assert {p: p.read_bytes() for p in trained_run.rglob("*") if p.is_file()} == before
+
+
+def test_a_checkpoint_whose_state_names_another_step_is_corrupt(trained_run, cli):
+    state_file = checkpoint.checkpoint_dir(trained_run) / "step-00000012" / checkpoint.STATE
+    state = json.loads(state_file.read_text())
+    state_file.write_text(json.dumps({**state, "step": 999}))
+    code, _, err = cli("train", "--resume", trained_run, "--set", "train.steps=1002")
+    assert code == 2 and "step-00000012 is corrupt: its state.json says step 999" in err, err
 
 
 def test_bad_input_from_the_shell_has_no_traceback(tmp_path):

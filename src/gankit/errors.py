@@ -15,9 +15,12 @@ USER_PATH_ERRNOS = frozenset({errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.E
 
 def first_line(exc: BaseException) -> str:
     """An exception's message cut to its first line (its type's name when it has none), for the
-    one-line errors: torch and the file formats often explain over several lines."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    one-line errors: torch and the file formats often explain over several lines. A first line
+    that only announces the next ("Error(s) in loading state_dict for G:") keeps the next one."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    return f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
 
 
 class UserError(Exception):

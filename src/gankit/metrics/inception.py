@@ -51,7 +51,7 @@ from torchvision.models.inception import (
     InceptionE,
 )
 
-from gankit.errors import UserError
+from gankit.errors import UserError, first_line
 from gankit.metrics.inception_weights import find_weights
 
 INPUT_SIZE = 299
@@ -231,8 +231,7 @@ def load_inception(
     try:
         net.load_state_dict(state)
     except RuntimeError as exc:  # missing, unexpected or wrongly shaped tensors
-        detail = next((line.strip() for line in str(exc).splitlines()[1:] if line.strip()), str(exc))
-        raise UserError(f"{file} does not hold the FID Inception-v3 weights: {detail[:200]}") from exc
+        raise UserError(f"{file} does not hold the FID Inception-v3 weights: {first_line(exc)[:240]}") from exc
     net.sha256 = hashlib.sha256(file.read_bytes()).hexdigest()
     return net.to(device)
 

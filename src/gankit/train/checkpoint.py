@@ -96,6 +96,8 @@ def load(run_dir: Path, step: int | None = None) -> Checkpoint:
         expected = state["weights_sha256"]
     except (OSError, ValueError, KeyError, TypeError):
         raise UserError(f"checkpoint {folder} is corrupt: {STATE} is missing or unreadable") from None
+    if state.get("step") != step:  # not covered by the checksum: it must agree with the folder's name
+        raise UserError(f"checkpoint {folder} is corrupt: its {STATE} says step {state.get('step')!r}")
     try:
         blob = (folder / WEIGHTS).read_bytes()
     except OSError:

@@ -81,6 +81,11 @@ def join_state(
     for name, value in plain["scalars"].items():
         index, key = name.split(".", 1)
         state.setdefault(int(index), {})[key] = value
+    params = [p for group in opt.param_groups for p in group["params"]]
+    for index, entry in state.items():  # torch would load a misshapen moment and fail at the next step
+        for key, value in entry.items():
+            if index >= len(params) or (isinstance(value, Tensor) and value.ndim and value.shape != params[index].shape):
+                raise ValueError(f"{prefix} state {index}.{key} does not fit the parameters of this net")
     opt.load_state_dict({"state": state, "param_groups": plain["param_groups"]})
     # Saved state is plain contiguous; a channels_last parameter needs its moments in its own
     # layout, or a fused update would pair up the wrong elements.

@@ -156,7 +156,9 @@ def restore(trainer: Trainer, run_dir: Path, cfg: RunConfig) -> None:
         raise UserError(f"checkpoint {ckpt.path} was made with a different configuration")
     try:
         trainer.load_state(ckpt.tensors, ckpt.state)
-    except (KeyError, RuntimeError, ValueError) as exc:
+    except KeyError as exc:
+        raise UserError(f"checkpoint {ckpt.path} does not fit this run: it has no {exc.args[0]!r}") from None
+    except (RuntimeError, ValueError, TypeError) as exc:
         raise UserError(f"checkpoint {ckpt.path} does not fit this run: {first_line(exc)}") from None
     if cfg.train.steps < trainer.step:
         raise UserError(f"train.steps={cfg.train.steps} is below the step {trainer.step} the run resumes from")
