@@ -185,9 +185,20 @@ def test_eval_of_a_run_prints_a_table_and_merges_its_json(tmp_path, cli, monkeyp
     (tmp_path / "notes.json").write_text("my notes")
     (tmp_path / "keep.png").write_text("keep me")
     code, _, err = cli("eval", run, "--features", "digits", "--metrics", "fid", "-n", 300, "--reference-n", 300,
-                       "--out", tmp_path / "notes.json", "--neighbours", tmp_path / "keep.png")
+                       "--out", tmp_path / "notes.json", "--neighbours", tmp_path / "new.png")
     assert code == 2 and "is not a gankit evaluation" in err
-    assert (tmp_path / "notes.json").read_text() == "my notes" and (tmp_path / "keep.png").read_text() == "keep me"
+    assert (tmp_path / "notes.json").read_text() == "my notes" and not (tmp_path / "new.png").exists()
+    # JSON of the user's own is no evaluation either, and an existing picture is replaced only on request
+    (tmp_path / "notes.json").write_text('{"mine": 1}')
+    code, _, err = cli("eval", run, "--features", "digits", "--metrics", "fid", "-n", 300, "--reference-n", 300,
+                       "--out", tmp_path / "notes.json")
+    assert code == 2 and "is not a gankit evaluation" in err and (tmp_path / "notes.json").read_text() == '{"mine": 1}'
+    code, _, err = cli("eval", run, "--features", "digits", "--metrics", "fid", "-n", 300, "--reference-n", 300,
+                       "--neighbours", tmp_path / "keep.png")
+    assert code == 2 and "keep.png already exists (pass --overwrite" in err and (tmp_path / "keep.png").read_text() == "keep me"
+    assert cli("eval", run, "--features", "digits", "--metrics", "fid", "-n", 300, "--reference-n", 300,
+               "--neighbours", tmp_path / "keep.png", "--overwrite")[0] == 0
+    assert (tmp_path / "keep.png").read_bytes().startswith(b"\x89PNG")
 
 
 @pytest.mark.parametrize(
@@ -198,6 +209,10 @@ def test_eval_of_a_run_prints_a_table_and_merges_its_json(tmp_path, cli, monkeyp
         (["--against", "mnist", "--set", "data.root=/nonexistent"], "mnist train IDX files"),
         (["--set", "model.z_dim=3"], "takes data.KEY=VALUE"),
         (["--features", "inception"], "Inception weights file"),
+        (["--metrics", ","], "--metrics ',' names no metric"),
+        (["--reference-n", "-5"], "--reference-n must be at least 2 reference images, got -5"),
+        (["-n", "5", "--metrics", "is", "--features", "digits"], "needs at least 10, got 5 (raise -n)"),
+        (["--neighbours", "."], "--neighbours . is a folder"),
     ],
 )
 def test_bad_eval_requests_are_one_line_and_exit_2(tmp_path, cli, monkeypatch, extra, message):

@@ -77,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", type=Path, help="JSON file (default for a run: RUN/evals/step-N-<space>.json)")
     evaluate.add_argument("--neighbours", type=Path, metavar="PNG",
                           help="also draw samples beside their nearest reference images (pixels, then features)")
+    evaluate.add_argument("--overwrite", action="store_true", help="replace an existing --neighbours PNG")
     evaluate.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     evaluate.add_argument("--cache", type=Path, help="feature cache folder")
 
@@ -243,12 +244,14 @@ def _eval(args: argparse.Namespace) -> int:
         raise UserError(f"gankit eval --set takes data.KEY=VALUE settings of the --against data, got {bad[0]!r}")
     if args.set and args.against is None:
         raise UserError("--set data.KEY=VALUE refines --against DATA; name the data set with --against")
+    metrics = None if args.metrics is None else [m.strip() for m in args.metrics.split(",") if m.strip()]
+    if metrics == []:
+        raise UserError(f"--metrics {args.metrics!r} names no metric (e.g. --metrics fid,kid)")
     record = run_eval(EvalRequest(
-        source=args.source, against=args.against, data_overrides=args.set,
-        metrics=[m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None,
+        source=args.source, against=args.against, data_overrides=args.set, metrics=metrics,
         space=args.features, n=args.n, reference_n=args.reference_n, step=args.step, seed=args.seed,
         inception_weights=args.inception_weights, out=args.out, neighbours=args.neighbours,
-        device=args.device, cache=args.cache,
+        overwrite=args.overwrite, device=args.device, cache=args.cache,
     ))
     print(format_table(record))
     return 0

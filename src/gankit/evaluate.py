@@ -21,6 +21,7 @@ from gankit.config import build_data_config
 from gankit.data.images import REPLACE_ADVICE, in_random_order, load_folder
 from gankit.errors import UserError
 from gankit.metrics.evaluator import build_evaluator
+from gankit.metrics.inception_score import SPLITS as IS_SPLITS
 from gankit.metrics.neighbours import neighbour_grid
 from gankit.metrics.reference import reference_from_data
 from gankit.sample import load_run_generator
@@ -44,6 +45,7 @@ class EvalRequest:
     inception_weights: Path | None = None
     out: Path | None = None
     neighbours: Path | None = None
+    overwrite: bool = False  # of the neighbours PNG
     device: str = "auto"
     cache: Path | None = None
 
@@ -52,6 +54,10 @@ def run_eval(req: EvalRequest) -> dict[str, Any]:
     """Evaluate as `req` asks; returns the JSON record (also written to its file)."""
     if req.n < 2:
         raise UserError(f"-n must be at least 2 generated images, got {req.n}")
+    if req.reference_n is not None and req.reference_n < 2:
+        raise UserError(f"--reference-n must be at least 2 reference images, got {req.reference_n}")
+    if req.neighbours is not None:
+        _check_picture_path(req.neighbours, req.overwrite)
     device = pick_device(req.device)
     run = load_run_generator(req.source, req.step) if is_run(req.source) else None
     if run is None and not req.source.is_dir():
@@ -76,6 +82,9 @@ def run_eval(req: EvalRequest) -> dict[str, Any]:
         fake = in_random_order(images, req.seed)[: req.n]
 
     metrics = req.metrics or (["modes"] if reference.stacked else list(DEFAULT_METRICS))
+    if "is" in metrics and len(fake) < IS_SPLITS:
+        raise UserError(f"metric is scores {IS_SPLITS} splits of the generated images and needs at least "
+                        f"{IS_SPLITS}, got {len(fake)} (raise -n)")
     evaluator = build_evaluator(reference, metrics, req.space, device, req.inception_weights, req.cache,
                                 req.reference_n, with_features=req.neighbours is not None)
 
@@ -122,14 +131,22 @@ def _earlier_evaluation(path: Path, settings: dict[str, Any]) -> dict[str, Any]:
         return {}
     try:
         earlier = json.loads(path.read_text())
-        if not isinstance(earlier, dict):
-            raise ValueError("not a JSON object")
+        if not isinstance(earlier, dict) or not isinstance(earlier.get("metrics"), dict):
+            raise ValueError("not an evaluation record")
     except (OSError, UnicodeDecodeError, ValueError):  # json.JSONDecodeError is a ValueError
         raise UserError(f"{path} exists and is not a gankit evaluation (remove it or pass another --out)") from None
     differ = [f"{key} {earlier.get(key)} there, {value} now" for key, value in settings.items() if earlier.get(key) != value]
     if differ:
         raise UserError(f"{path} holds an evaluation made with other settings ({'; '.join(differ)}); pass another --out")
     return earlier
+
+
+def _check_picture_path(path: Path, overwrite: bool) -> None:
+    """Refused before anything is computed: a folder, or a file the user has not let us replace."""
+    if path.is_dir():
+        raise UserError(f"--neighbours {path} is a folder; name a PNG file")
+    if path.exists() and not overwrite:
+        raise UserError(f"--neighbours {path} already exists (pass --overwrite to replace it)")
 
 
 def format_table(record: dict[str, Any]) -> str:

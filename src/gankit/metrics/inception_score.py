@@ -22,8 +22,10 @@ from torch import Tensor
 from gankit.errors import UserError
 from gankit.metrics.fid import as_features
 
+SPLITS = 10  # the original code's
 
-def inception_score(logits: Tensor, splits: int = 10) -> tuple[float, float]:
+
+def inception_score(logits: Tensor, splits: int = SPLITS) -> tuple[float, float]:
     """(mean, std) of the Inception Score of classifier `logits` (samples, classes)."""
     logits = as_features(logits, "logits")
     n = len(logits)

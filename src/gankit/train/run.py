@@ -82,7 +82,7 @@ def create_run_dir(out: Path, cfg: RunConfig, preset: str | None, overwrite: boo
 
 def pick_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("train.device=cuda but no CUDA device is available (use auto or cpu)")
+        raise UserError("device cuda was asked for, but no CUDA device is available (use auto or cpu)")
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and "LOCAL_RANK" in os.environ:
