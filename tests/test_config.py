@@ -170,3 +170,23 @@ def test_a_saved_config_with_every_default_written_out_still_loads():
     for name in preset_names():
         cfg = build_config(load_preset(name))
         assert build_config(cfg.to_dict()).fingerprint() == cfg.fingerprint()
+
+
+def test_yaml_true_is_no_number_and_a_numeric_path_is_a_path():
+    assert "train: steps expects a number, not true" in _error("toy-grid25", "train.steps=true")
+    assert "ema expects a number, not false" in _error("toy-grid25", "train.ema=false")
+    assert str(build_config(load_preset("dcgan-fashion"), ["data.root=123"]).data.root) == "123"
+
+
+def test_a_config_file_that_is_empty_or_broken_yaml_is_named_with_the_place(tmp_path):
+    from gankit.config import load_yaml_file
+
+    (tmp_path / "empty.yaml").write_text("")
+    with pytest.raises(UserError, match="empty.yaml is empty"):
+        load_yaml_file(tmp_path / "empty.yaml")
+    (tmp_path / "broken.yaml").write_text("train: {steps: 10\nseed: 2\n")
+    with pytest.raises(UserError, match=r"broken.yaml is not valid YAML: expected ',' or '}', but got ':' at line 2, column 5"):
+        load_yaml_file(tmp_path / "broken.yaml")
+    (tmp_path / "list.yaml").write_text("[1, 2]\n")
+    with pytest.raises(UserError, match="must hold a mapping of keys, not list"):
+        load_yaml_file(tmp_path / "list.yaml")

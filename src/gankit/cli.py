@@ -181,7 +181,7 @@ def _train(args: argparse.Namespace) -> int:
         if cfg.fingerprint() != before.fingerprint():
             raise UserError(
                 f"on --resume only {', '.join(cfgmod.RESUMABLE_CHANGES)} may change; "
-                f"changed: {', '.join(_changed_keys(before.to_dict(), cfg.to_dict()))}"
+                f"changed: {', '.join(k for k in _changed_keys(before.to_dict(), cfg.to_dict()) if not cfgmod.resumable(k))}"
             )
         preset, out = None, args.resume
     else:

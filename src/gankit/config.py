@@ -39,6 +39,29 @@ from gankit.train.files import atomic_write_text
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_scalars(cls, data: Any) -> Any:
+        """YAML reads `true` as a bool, which pydantic would take for the number 1, and `123` as a
+        number, which it would refuse as a path: the first is refused, the second kept as text."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for name, value in data.items():
+            kinds = _leaf_types(cls.model_fields[name].annotation) if name in cls.model_fields else set()
+            if isinstance(value, bool) and bool not in kinds and kinds & {int, float}:
+                raise ValueError(f"{name} expects a number, not {str(value).lower()}")
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and Path in kinds:
+                data[name] = str(value)
+        return data
+
+
+def _leaf_types(annotation: Any) -> set[Any]:
+    """The plain types an annotation admits, through Optional, unions, Annotated and lists."""
+    if typing.get_origin(annotation) is None:
+        return {annotation}
+    return set().union(*(_leaf_types(arg) for arg in typing.get_args(annotation)))
+
 
 # ---------------------------------------------------------------------------------------- data
 
@@ -615,6 +638,11 @@ class RunConfig(_Strict):
 
 RESUMABLE_CHANGES = ("train.steps", "train.device", "log.*", "description")
 
+
+def resumable(key: str) -> bool:
+    """Whether the dotted config `key` may change when a run resumes (`RESUMABLE_CHANGES`)."""
+    return any(key == allowed or (allowed.endswith(".*") and key.startswith(allowed[:-1])) for allowed in RESUMABLE_CHANGES)
+
 # ------------------------------------------------------------------------------------ recipes
 
 _ADAM_DCGAN = {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}
@@ -676,10 +704,21 @@ def load_yaml_file(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"config file {path} cannot be read: {first_line(exc)}") from None
     except yaml.YAMLError as exc:
-        raise UserError(f"config file {path} is not valid YAML: {first_line(exc)}") from None
+        raise UserError(f"config file {path} is not valid YAML: {_yaml_problem(exc)}") from None
+    if raw is None:
+        raise UserError(f"config file {path} is empty")
     if not isinstance(raw, dict):
         raise UserError(f"config file {path} must hold a mapping of keys, not {type(raw).__name__}")
     return raw
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """What is wrong and where ("expected ',' or '}', but got '<stream end>' at line 3, column 1"):
+    PyYAML's first line only says what it was parsing."""
+    problem, mark = getattr(exc, "problem", None), getattr(exc, "problem_mark", None)
+    if problem is None or mark is None:
+        return first_line(exc)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
 
 
 def load_saved_config(path: Path) -> dict[str, Any]:
