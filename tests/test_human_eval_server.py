@@ -331,6 +331,21 @@ def test_report_needs_answers(cli, study):
     assert code == 2 and "no answers yet" in err
 
 
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda raw: [1, 2], r"\(a JSON list, not an object\)"),
+        (lambda raw: {k: v for k, v in raw.items() if k != "format"}, r"\(format None, not "),
+        (lambda raw: {k: v for k, v in raw.items() if k != "trials"}, r"\(no 'trials'\)"),
+    ],
+)
+def test_a_damaged_manifest_is_one_line(cli, study, edit, message):
+    manifest = study.path / "study.json"
+    manifest.write_text(json.dumps(edit(json.loads(manifest.read_text()))))
+    code, _, err = cli("human-eval", "report", str(study.path))
+    assert code == 2 and err.count("\n") == 1 and re.search("is not a readable gankit human-eval manifest " + message, err), err
+
+
 def test_write_report_returns_what_it_wrote(served):
     study, store, client = served
     play_judge(client, study, truthful(study))

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gankit.errors import UserError
+from gankit.errors import UserError, first_line
 
 DATA_ROOT_ENV = "GANKIT_DATA"
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -90,7 +90,7 @@ def download_with_torchvision(name: str, root: Path) -> None:
         cls(str(root), train=True, download=True)
         cls(str(root), train=False, download=True)
     except Exception as exc:  # network errors come in many types; all mean "could not download"
-        raise UserError(f"downloading {name} into {root} failed ({exc.__class__.__name__}: {exc}); "
+        raise UserError(f"downloading {name} into {root} failed ({exc.__class__.__name__}: {first_line(exc)}); "
                         "offline? put the IDX files there yourself") from None
 
 

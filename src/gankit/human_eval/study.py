@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gankit.errors import UserError
+from gankit.errors import UserError, first_line
 from gankit.human_eval.protocol import PROTOCOLS, Protocol
 from gankit.human_eval.sources import SourceSpec, load_fake, load_real, parse_fake, parse_real
 from gankit.train.files import atomic_write_text, replace_folder
@@ -123,8 +123,10 @@ def load_study(path: Path) -> Study:
     path = Path(path)
     try:
         raw = json.loads((path / MANIFEST).read_text())
+        if not isinstance(raw, dict):
+            raise ValueError(f"a JSON {type(raw).__name__}, not an object")
         if raw.get("format") != FORMAT:
-            raise ValueError(raw.get("format"))
+            raise ValueError(f"format {raw.get('format')!r}, not {FORMAT!r}")
         images = {i: ImageInfo(i, **info) for i, info in raw["images"].items()}
         return Study(
             path=path, id=raw["id"], protocol=Protocol(raw["protocol"]["name"], raw["protocol"]["exposure_ms"]),
@@ -134,8 +136,10 @@ def load_study(path: Path) -> Study:
         )
     except FileNotFoundError:
         raise UserError(f"{path} is not a gankit human-eval study (no {MANIFEST})") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"{path / MANIFEST} is not a readable gankit human-eval manifest ({exc.__class__.__name__}: {exc})") from None
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        raise UserError(f"{path / MANIFEST} is not a readable gankit human-eval manifest ({first_line(exc)})") from None
+    except KeyError as exc:
+        raise UserError(f"{path / MANIFEST} is not a readable gankit human-eval manifest (no {exc.args[0]!r})") from None
 
 
 def _settings_of(request: StudyRequest) -> dict:
