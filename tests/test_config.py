@@ -190,3 +190,11 @@ def test_a_config_file_that_is_empty_or_broken_yaml_is_named_with_the_place(tmp_
     (tmp_path / "list.yaml").write_text("[1, 2]\n")
     with pytest.raises(UserError, match="must hold a mapping of keys, not list"):
         load_yaml_file(tmp_path / "list.yaml")
+
+
+def test_a_key_left_over_from_another_kind_says_how_to_change_kinds():
+    message = _error("toy-grid25", "model.g.kind=dcgan")
+    assert message == ("config: unknown key 'model.g.hidden' for model.g.kind=dcgan; to change kinds, "
+                       "give the whole section: --set 'model.g={kind: dcgan}'")
+    assert "for data.name=ring; to change kinds" in _error("toy-grid25", "data.name=ring")
+    assert _error("dcgan-fashion", "model.d.zzz=3") == "config: unknown key 'model.d.zzz'"

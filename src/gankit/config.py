@@ -797,7 +797,14 @@ def _describe(exc: ValidationError) -> str:
     if kind == "extra_forbidden":
         owner = _model_at(loc[:-1])
         options = list(owner.model_fields) if owner else []
-        return f"config: unknown key {shown!r}{_suggest(loc[-1], options)}"
+        advice = _suggest(loc[-1], options)
+        if owner is not None and _of_another_kind(loc):
+            # a key the preset gave the kind of net (or data set) that an override replaced
+            tag_key, tag = _tags_of(owner)[0], loc[-2]  # pydantic puts the member's tag before the key
+            section = ".".join(_without_tags(loc)[:-1])
+            advice = (f" for {section}.{tag_key}={tag}; to change kinds, give the whole section: "
+                      f"--set '{section}={{{tag_key}: {tag}}}'")
+        return f"config: unknown key {shown!r}{advice}"
     if kind == "missing":
         return f"config: missing required key {shown!r}"
     if kind == "union_tag_invalid":
@@ -836,6 +843,17 @@ def _walk(loc: list[str]) -> tuple[list[str], type[BaseModel] | None]:
         else:
             model = candidates[0] if candidates else None
     return shown, model
+
+
+def _of_another_kind(loc: list[str]) -> bool:
+    """Whether the key at `loc`, inside one member of a union (a net kind, a data set), belongs to
+    another member of that union."""
+    shown = _without_tags(loc)
+    if len(shown) == len(loc) or len(shown) < 2:
+        return False
+    parent = _model_at(shown[:-2])
+    field = parent.model_fields.get(shown[-2]) if parent is not None else None
+    return field is not None and any(loc[-1] in member.model_fields for member in _models_in(field.annotation))
 
 
 def _model_at(loc: list[str]) -> type[BaseModel] | None:
