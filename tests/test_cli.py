@@ -223,6 +223,8 @@ def test_an_interrupted_run_says_what_it_left(trained_run, tmp_path, cli, monkey
     step = checkpoint.list_steps(trained_run)[-1]
     code, _, err = cli("train", "--resume", trained_run, "--set", "train.steps=100")
     assert code == 130 and f"its checkpoint of step {step} is intact (resume with: gankit train --resume" in err
+    code, _, err = cli("train", "--preset", "toy-grid25", "--out", trained_run, "--overwrite", *tiny_args())
+    assert code == 130 and "still holds the earlier run, untouched" in err
 
 
 @pytest.mark.parametrize("message", [
@@ -286,3 +288,14 @@ def test_killing_training_never_corrupts_the_last_checkpoint(tmp_path):
         ckpt = checkpoint.load(run)  # raises if the newest checkpoint were damaged
         assert ckpt.step >= 1
         argv = [sys.executable, "-m", "gankit", "train", "--resume", str(run)]
+
+
+def test_first_line_of_an_exception():
+    from gankit.errors import first_line
+
+    assert first_line(ValueError()) == "ValueError"
+    assert first_line(RuntimeError("bad thing\nat line 2")) == "bad thing"
+    announced = RuntimeError("Error(s) in loading state_dict for G:\n\tsize mismatch for w: shapes differ.")
+    assert first_line(announced) == "Error(s) in loading state_dict for G: size mismatch for w: shapes differ."
+    long = first_line(RuntimeError("x" * 1000), limit=50)
+    assert len(long) == 50 and long.endswith("…")

@@ -157,12 +157,36 @@ def test_best_must_be_a_metric_this_kind_of_run_reports():
         ("dcgan-fashion", ["optim.d.momentum=0.5"], "momentum applies to sgd and rmsprop, not adam"),
         ("goodfellow-mnist", ["optim.g.betas=[0.5, 0.999]"], "betas apply to adam only, not sgd"),
         ("wgan-clip-fashion", ["optim.d.betas=[0.5, 0.9]"], "betas apply to adam only, not rmsprop"),
+        ("dcgan-fashion", ["optim.g.name=sgd", "optim.g.betas=[0.5, 0.9]"], "betas apply to adam only, not sgd"),
         ("toy-grid25", ["model.d.maxout_pieces=4"], "maxout_pieces applies to activation=maxout only"),
         ("dcgan-fashion", ["log.features=digits"], "log.features=digits is the feature space of log.metrics"),
     ],
 )
 def test_settings_that_would_be_ignored_are_refused(preset, overrides, message):
     assert message in _error(preset, *overrides)
+
+
+def test_switching_optimizer_or_activation_drops_the_presets_settings_of_the_old_one():
+    cfg = build_config(load_preset("dcgan-fashion"), ["optim.g.name=sgd", "optim.d.name=rmsprop"])
+    assert cfg.optim.g.name == "sgd" and tuple(cfg.optim.g.betas) == (0.9, 0.999) and cfg.optim.d.name == "rmsprop"
+    cfg = build_config(load_preset("goodfellow-mnist"), ["optim.g.name=adam", "model.d.activation=relu"])
+    assert cfg.optim.g.momentum == 0.0 and cfg.model.d.maxout_pieces == 2
+    cfg = build_config(load_preset("dcgan-fashion"), ["optim.g.name=sgd", "optim.g.momentum=0.9"])
+    assert cfg.optim.g.momentum == 0.9
+
+
+def test_a_run_saved_before_a_setting_was_refused_still_loads():
+    """Saved configs hold what they trained with: an ignored setting there is no reason to refuse
+    the run its resume, samples or evaluations."""
+    raw = build_config(load_preset("goodfellow-mnist")).to_dict()
+    raw["optim"]["g"]["betas"] = [0.5, 0.999]  # left by an Adam preset switched to SGD, before
+    raw["model"]["g"]["maxout_pieces"] = 3
+    raw["log"]["features"] = "mnist"
+    raw["log"]["best"] = "kl"
+    cfg = build_config(raw, saved=True)
+    assert tuple(cfg.optim.g.betas) == (0.5, 0.999) and cfg.log.best == "kl"
+    with pytest.raises(UserError, match="applies to activation=maxout only|betas apply to adam only"):
+        build_config(raw)  # a new config with the same settings is refused
 
 
 def test_a_saved_config_with_every_default_written_out_still_loads():
@@ -172,10 +196,11 @@ def test_a_saved_config_with_every_default_written_out_still_loads():
         assert build_config(cfg.to_dict()).fingerprint() == cfg.fingerprint()
 
 
-def test_yaml_true_is_no_number_and_a_numeric_path_is_a_path():
+def test_yaml_true_is_no_number_and_a_path_read_as_a_number_is_refused():
     assert "train: steps expects a number, not true" in _error("toy-grid25", "train.steps=true")
     assert "ema expects a number, not false" in _error("toy-grid25", "train.ema=false")
-    assert str(build_config(load_preset("dcgan-fashion"), ["data.root=123"]).data.root) == "123"
+    assert "root: YAML read the path as the number 2024.1; put the path in quotes" in _error("dcgan-fashion", "data.root=2024.10")
+    assert str(build_config(load_preset("dcgan-fashion"), ["data.root='2024.10'"]).data.root) == "2024.10"
 
 
 def test_a_config_file_that_is_empty_or_broken_yaml_is_named_with_the_place(tmp_path):

@@ -181,6 +181,10 @@ def test_eval_of_a_run_prints_a_table_and_merges_its_json(tmp_path, cli, monkeyp
         code, _, err = cli("eval", run, "--features", "digits", "--metrics", "fid", "--reference-n", 300, *other)
         assert code == 2 and "holds an evaluation made with other settings" in err and differs in err, err
     assert written.read_bytes() == before
+    # a record written before the seed was recorded made with the default one, 0: merged into
+    written.write_text(json.dumps({k: v for k, v in json.loads(before).items() if k != "seed"}))
+    assert cli("eval", run, "--features", "digits", "--metrics", "kid", "-n", 300, "--reference-n", 300)[0] == 0
+    assert {"fid", "is", "kid"} <= set(json.loads(written.read_text())["metrics"])
     # an --out that is not an evaluation is refused before anything is computed or written
     (tmp_path / "notes.json").write_text("my notes")
     (tmp_path / "keep.png").write_text("keep me")

@@ -79,6 +79,11 @@ from gankit.config import ModelConfig  # noqa: E402
 from gankit.nets import build_nets  # noqa: E402
 from gankit.train.distributed import Distributed  # noqa: E402
 from gankit.train.run import build_trainer  # noqa: E402
+
+
+def _technique(trainer, name: str):
+    """The trainer's technique called `name`."""
+    return next(t for t in trainer.techniques.techniques if t.name == name)
 from tests.contexts import d_context  # noqa: E402
 
 
@@ -109,7 +114,7 @@ def test_historical_averaging_averages_ds_weights_after_clipping():
     assert max(p.abs().max() for p in initial) > 0.1
     for _ in range(2):
         trainer.train_step()
-    ha = trainer.techniques.find("historical_averaging")
+    ha = _technique(trainer, "historical_averaging")
     added = ha.count["d"] - 1
     assert added == 2 * cfg.train.d_steps
     for first, mean in zip(initial, ha.average["d"]):
@@ -124,7 +129,7 @@ def test_feature_matching_compares_both_batches_as_d_sees_them():
         "techniques.instance_noise.anneal_steps=1000", "train.batch_size=64", "model.g.hidden=[8]", "model.d.hidden=[8]",
     ])
     trainer = build_trainer(cfg, Distributed(), torch.device("cpu"))
-    fm = trainer.techniques.find("feature_matching")
+    fm = _technique(trainer, "feature_matching")
     seen = []
     original = fm.g_terms
     fm.g_terms = lambda ctx: (seen.append(ctx.fake.detach()), original(ctx))[1]
@@ -492,7 +497,7 @@ def test_a_trainer_step_shows_d_the_labelled_batch_through_the_input_transforms(
     trainer.techniques.d_input = lambda x, step: (seen.append(x.detach().flatten(1)), transform(x, step))[1]
     trainer.train_step()
     assert len(seen) == 4
-    ssl = trainer.techniques.find("semi_supervised")
+    ssl = _technique(trainer, "semi_supervised")
     labelled = ssl.source.to_pixels(ssl.images).flatten(1)
     nearest = lambda x: torch.cdist(x, labelled, compute_mode="donot_use_mm_for_euclid_dist").amin(dim=1)  # noqa: E731
     assert nearest(seen[2]).max() == 0  # every row is a labelled image

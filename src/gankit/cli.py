@@ -7,6 +7,7 @@ after keeping its last good checkpoint. Nothing here does work the library could
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import NoReturn, Sequence
@@ -147,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RuntimeError, MemoryError) as exc:
         if not _out_of_memory(exc):
             raise
-        print(f"gankit: error: out of memory ({first_line(exc)[:160]}); ask for less: a smaller "
+        print(f"gankit: error: out of memory ({first_line(exc, 160)}); ask for less: a smaller "
               "train.batch_size, -n or net", file=sys.stderr)
         return EXIT_USER_ERROR
     except (TrainingDiverged, RankLost) as exc:
@@ -176,8 +177,8 @@ def _train(args: argparse.Namespace) -> int:
         if not run.is_run(args.resume):
             raise UserError(f"{args.resume} is not a gankit run folder (no run.json and config.yaml)")
         saved = cfgmod.load_saved_config(args.resume / "config.yaml")
-        cfg = cfgmod.build_config(saved, args.set)
-        before = cfgmod.build_config(saved)
+        before = cfgmod.build_config(saved, saved=True)
+        cfg = cfgmod.build_config(saved, args.set, saved=True)
         if cfg.fingerprint() != before.fingerprint():
             raise UserError(
                 f"on --resume only {', '.join(cfgmod.RESUMABLE_CHANGES)} may change; "
@@ -193,22 +194,35 @@ def _train(args: argparse.Namespace) -> int:
         run.check_new_run_dir(out, args.overwrite)
 
     device = run.pick_device(cfg.train.device)
+    earlier_run = None if args.resume is not None else _identity(out / run.RUN_MARKER)
     try:
         with run.Distributed.session(device) as dist:
             summary = run.train(cfg, out, dist, device, resume=args.resume is not None, preset=preset or None,
                                 overwrite=args.overwrite)
     except KeyboardInterrupt:
-        print(f"gankit: interrupted; {_what_is_left(out)}", file=sys.stderr)
+        if int(os.environ.get("RANK", "0")) == 0:  # one line for the run, not one per process
+            print(f"gankit: interrupted; {_what_is_left(out, earlier_run)}", file=sys.stderr)
         return 130
     if dist.is_main:
         print(summary)
     return 0
 
 
-def _what_is_left(out: Path) -> str:
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which file `path` is (a rewrite makes another), or None when there is none."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_ino, status.st_mtime_ns
+
+
+def _what_is_left(out: Path, earlier_run: tuple[int, int] | None) -> str:
     """What an interrupted `train` leaves in its run folder, for the message that says so."""
     from gankit.train import checkpoint, run
 
+    if earlier_run is not None and _identity(out / run.RUN_MARKER) == earlier_run:
+        return f"{out} still holds the earlier run, untouched"
     steps = checkpoint.list_steps(out) if run.is_run(out) else []
     if not steps:
         return "no checkpoint had been saved: nothing to resume"

@@ -29,6 +29,7 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
+    ValidationInfo,
     model_validator,
 )
 
@@ -42,18 +43,22 @@ class _Strict(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _yaml_scalars(cls, data: Any) -> Any:
-        """YAML reads `true` as a bool, which pydantic would take for the number 1, and `123` as a
-        number, which it would refuse as a path: the first is refused, the second kept as text."""
+        """YAML reads `true` as a bool, which pydantic would take for the number 1, and `007` or
+        `2024.10` as numbers, whose text (a folder's name) is lost: both are refused."""
         if not isinstance(data, dict):
             return data
-        data = dict(data)
         for name, value in data.items():
             kinds = _leaf_types(cls.model_fields[name].annotation) if name in cls.model_fields else set()
             if isinstance(value, bool) and bool not in kinds and kinds & {int, float}:
                 raise ValueError(f"{name} expects a number, not {str(value).lower()}")
             if isinstance(value, (int, float)) and not isinstance(value, bool) and Path in kinds:
-                data[name] = str(value)
+                raise ValueError(f"{name}: YAML read the path as the number {value}; put the path in quotes")
         return data
+
+
+def _saved(info: ValidationInfo) -> bool:
+    """Whether the config being validated is a run folder's saved one (`build_config(saved=True)`)."""
+    return bool(info.context and info.context.get("saved"))
 
 
 def _leaf_types(annotation: Any) -> set[Any]:
@@ -188,6 +193,9 @@ DataConfig = Annotated[
 OutputName = Literal["linear", "sigmoid", "tanh"]
 
 
+MAXOUT_PIECES = 2  # the 2014 paper's D
+
+
 class MLPConfig(_Strict):
     """A fully connected net; `maxout` uses `maxout_pieces` linear pieces per unit.
 
@@ -204,7 +212,7 @@ class MLPConfig(_Strict):
     kind: Literal["mlp"] = "mlp"
     hidden: list[Annotated[int, Field(gt=0)]] = Field(default_factory=lambda: [128, 128])
     activation: Literal["relu", "leaky_relu", "tanh", "softplus", "maxout"] = "relu"
-    maxout_pieces: int = Field(2, ge=2)
+    maxout_pieces: int = Field(MAXOUT_PIECES, ge=2)
     norm: Literal["none", "batch", "weight"] = "none"
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
     input_dropout: float = Field(0.0, ge=0.0, lt=1.0)
@@ -220,12 +228,12 @@ class MLPConfig(_Strict):
     minibatch: MinibatchConfig | None = Field(None, description="D only: minibatch discrimination")
 
     @model_validator(mode="after")
-    def _norm_needs_linear_units(self) -> "MLPConfig":
+    def _norm_needs_linear_units(self, info: ValidationInfo) -> "MLPConfig":
         if self.norm != "none" and self.activation == "maxout":
             raise ValueError(f"norm={self.norm} does not apply to maxout units (use norm: none)")
         if self.norm == "weight" and self.init_range is not None:
             raise ValueError("init_range does not apply to norm=weight: its scales come from the data-dependent init")
-        if self.activation != "maxout" and self.maxout_pieces != MLPConfig.model_fields["maxout_pieces"].default:
+        if self.activation != "maxout" and self.maxout_pieces != MAXOUT_PIECES and not _saved(info):
             raise ValueError(f"maxout_pieces applies to activation=maxout only, not {self.activation}")
         return self
 
@@ -369,10 +377,13 @@ class OptimizerConfig(_Strict):
     weight_decay: float = Field(0.0, ge=0.0)
 
     @model_validator(mode="after")
-    def _settings_apply(self) -> "OptimizerConfig":
-        """A setting the chosen optimizer does not have would be silently ignored: refused."""
+    def _settings_apply(self, info: ValidationInfo) -> "OptimizerConfig":
+        """A setting the chosen optimizer does not have would be silently ignored: refused (but
+        not in a run's saved config, written before this was refused: it trained as it is)."""
         if not all(0.0 <= b < 1.0 for b in self.betas):
             raise ValueError(f"betas must lie in [0, 1), got {list(self.betas)}")
+        if _saved(info):
+            return self
         if self.name == "adam" and self.momentum != 0.0:
             raise ValueError("momentum applies to sgd and rmsprop, not adam (its momentum is betas[0])")
         if self.name != "adam" and tuple(self.betas) != _DEFAULT_BETAS:
@@ -510,8 +521,8 @@ class LogConfig(_Strict):
     )
 
     @model_validator(mode="after")
-    def _features_need_metrics(self) -> "LogConfig":
-        if self.features != "auto" and not self.metrics:
+    def _features_need_metrics(self, info: ValidationInfo) -> "LogConfig":
+        if self.features != "auto" and not self.metrics and not _saved(info):
             raise ValueError(f"log.features={self.features} is the feature space of log.metrics, and none are set")
         return self
 
@@ -596,9 +607,11 @@ class RunConfig(_Strict):
         return self
 
     @model_validator(mode="after")
-    def _best_is_reported(self) -> "RunConfig":
-        """A `log.best` that no evaluation reports would never keep a checkpoint, silently."""
-        if self.log.best is None or self.log.best in self.reported_metrics():
+    def _best_is_reported(self, info: ValidationInfo) -> "RunConfig":
+        """A `log.best` that no evaluation reports would never keep a checkpoint, silently. A run
+        saved before this was checked by kind of run kept any mixture metric."""
+        legacy = TOY_OUTPUTS if _saved(info) else []
+        if self.log.best is None or self.log.best in self.reported_metrics() + legacy:
             return self
         choices = ", ".join(self.reported_metrics()) or "none"
         raise ValueError(
@@ -625,13 +638,7 @@ class RunConfig(_Strict):
         Only values that differ from their defaults enter it, so an option added to gankit later
         (with a default that keeps the old behaviour) leaves the fingerprints of existing runs,
         and therefore their resumption, untouched."""
-        math = self.model_dump(mode="json", exclude_defaults=True)
-        for key in RESUMABLE_CHANGES:
-            section, _, field = key.partition(".")
-            if field in ("", "*"):
-                math.pop(section, None)
-            else:
-                math.get(section, {}).pop(field, None)
+        math = _without_resumable(self.model_dump(mode="json", exclude_defaults=True))
         blob = json.dumps(math, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -640,8 +647,21 @@ RESUMABLE_CHANGES = ("train.steps", "train.device", "log.*", "description")
 
 
 def resumable(key: str) -> bool:
-    """Whether the dotted config `key` may change when a run resumes (`RESUMABLE_CHANGES`)."""
-    return any(key == allowed or (allowed.endswith(".*") and key.startswith(allowed[:-1])) for allowed in RESUMABLE_CHANGES)
+    """Whether the dotted config `key` (a value or a whole section) may change when a run resumes."""
+    return any(
+        key == allowed or (allowed.endswith(".*") and (key == allowed[:-2] or key.startswith(allowed[:-1])))
+        for allowed in RESUMABLE_CHANGES
+    )
+
+
+def _without_resumable(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`values` (a config as nested dicts) without the keys that may change on resume."""
+    return {
+        key: _without_resumable(value, f"{prefix}{key}.") if isinstance(value, dict) else value
+        for key, value in values.items()
+        if not resumable(prefix + key)
+    }
+
 
 # ------------------------------------------------------------------------------------ recipes
 
@@ -748,6 +768,14 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.split("."), parsed
 
 
+# Settings only one choice uses. An override that makes another choice drops them from what the
+# preset gave (`optim.g.name=sgd` on an Adam preset leaves no betas behind); a later --set re-adds.
+_CHOICE_SETTINGS = {
+    ("optim", "name"): {"betas": ("adam",), "momentum": ("sgd", "rmsprop")},
+    ("model", "activation"): {"maxout_pieces": ("maxout",)},
+}
+
+
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     raw = copy.deepcopy(raw)
     for text in overrides:
@@ -762,14 +790,21 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
                 raise UserError(f"--set {text}: {where} is a value, not a section")
             node = child
         node[path[-1]] = value
+        for key, choices in _CHOICE_SETTINGS.get((path[0], path[-1]), {}).items():
+            if value not in choices:
+                node.pop(key, None)
     return raw
 
 
-def build_config(raw: dict[str, Any], overrides: list[str] = ()) -> RunConfig:
-    """Validate a preset (plus overrides) into a RunConfig, or raise a one-line UserError."""
+def build_config(raw: dict[str, Any], overrides: list[str] = (), *, saved: bool = False) -> RunConfig:
+    """Validate a preset (plus overrides) into a RunConfig, or raise a one-line UserError.
+
+    `saved`: `raw` is a run folder's config.yaml. Refusals added after a run was made, of settings
+    that were merely ignored (Adam's betas left on an SGD optimizer, say), do not apply to it:
+    such a run still resumes, samples and evaluates."""
     raw = _fill_recipe(apply_overrides(raw, list(overrides)))
     try:
-        return RunConfig.model_validate(raw)
+        return RunConfig.model_validate(raw, context={"saved": saved})
     except ValidationError as exc:
         raise UserError(_describe(exc)) from None
 

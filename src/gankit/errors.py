@@ -13,14 +13,16 @@ import errno
 USER_PATH_ERRNOS = frozenset({errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC})
 
 
-def first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException, limit: int = 300) -> str:
     """An exception's message cut to its first line (its type's name when it has none), for the
     one-line errors: torch and the file formats often explain over several lines. A first line
-    that only announces the next ("Error(s) in loading state_dict for G:") keeps the next one."""
+    that only announces the next ("Error(s) in loading state_dict for G:") keeps the next one,
+    which may list every tensor of a net: the line is cut at `limit` characters."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     if not lines:
         return type(exc).__name__
-    return f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
+    line = f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 class UserError(Exception):

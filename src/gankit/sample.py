@@ -43,7 +43,7 @@ class RunGenerator:
 def load_run_generator(run_dir: Path, step: int | None = None) -> RunGenerator:
     if not is_run(run_dir):
         raise UserError(f"{run_dir} is not a gankit run folder (no run.json and config.yaml)")
-    cfg = build_config(load_saved_config(run_dir / "config.yaml"))
+    cfg = build_config(load_saved_config(run_dir / "config.yaml"), saved=True)
     ckpt = checkpoint.load(run_dir, step)
     source = make_source(cfg.data)
     g, _ = build_nets(cfg.model, source.shape, cfg.seed)

@@ -231,7 +231,7 @@ def load_inception(
     try:
         net.load_state_dict(state)
     except RuntimeError as exc:  # missing, unexpected or wrongly shaped tensors
-        raise UserError(f"{file} does not hold the FID Inception-v3 weights: {first_line(exc)[:240]}") from exc
+        raise UserError(f"{file} does not hold the FID Inception-v3 weights: {first_line(exc)}") from exc
     net.sha256 = hashlib.sha256(file.read_bytes()).hexdigest()
     return net.to(device)
 

@@ -124,6 +124,3 @@ class TechniqueSet:
     @property
     def replaces_g_loss(self) -> bool:
         return any(t.replaces_g_loss for t in self.techniques)
-
-    def find(self, name: str) -> Technique | None:
-        return next((t for t in self.techniques if t.name == name), None)
