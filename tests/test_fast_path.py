@@ -91,3 +91,28 @@ def test_fused_optimizers_take_the_same_steps(name):
             (w ** 3).sum().backward()
             opt.step()
     assert torch.allclose(weights[0], weights[1], atol=1e-6)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_cuda_run_resumes_with_its_gpu_random_stream():
+    """Instance noise on a GPU draws from the GPU's generator: a trainer rebuilt from a mid-run
+    state continues exactly only if that stream was saved and restored with the CPU one."""
+    settings = ["techniques.instance_noise={std: 0.5, anneal_steps: 100}", "train.batch_size=16",
+                "model.g.hidden=[8]", "model.d.hidden=[8]", "train.precision=fp32"]
+
+    def trainer():
+        return build_trainer(build_config(load_preset("toy-grid25"), settings), Distributed(), torch.device("cuda"))
+
+    straight, first = trainer(), trainer()
+    for _ in range(6):
+        straight.train_step()
+    for _ in range(3):
+        first.train_step()
+    tensors, plain = first.state()
+    assert "rng.cuda.rank0" in tensors
+    resumed = trainer()  # its GPU stream starts where a fresh run's does, not where `first` left it
+    resumed.load_state(tensors, plain)
+    for _ in range(3):
+        resumed.train_step()
+    a, b = straight.state()[0], resumed.state()[0]
+    assert [k for k in a if not torch.equal(a[k].cpu(), b[k].cpu())] == []
