@@ -202,6 +202,14 @@ def test_a_checkpoint_whose_state_names_another_step_is_corrupt(trained_run, cli
     assert code == 2 and "step-00000012 is corrupt: its state.json says step 999" in err, err
 
 
+def test_sample_refuses_a_run_whose_config_was_edited(trained_run, tmp_path, cli):
+    """The nets built from an edited config.yaml are not the ones trained: their samples would lie."""
+    config = trained_run / "config.yaml"
+    config.write_text(config.read_text().replace("activation: relu", "activation: tanh"))
+    code, _, err = cli("sample", trained_run, "-n", 3, "--out", tmp_path / "x.npy")
+    assert code == 2 and "was made with another configuration than" in err and not (tmp_path / "x.npy").exists()
+
+
 def test_bad_input_from_the_shell_has_no_traceback(tmp_path):
     bad_yaml = tmp_path / "bad.yaml"
     bad_yaml.write_text("data: [unclosed")

@@ -217,6 +217,7 @@ def test_eval_of_a_run_prints_a_table_and_merges_its_json(tmp_path, cli, monkeyp
         (["--reference-n", "-5"], "--reference-n must be at least 2 reference images, got -5"),
         (["-n", "5", "--metrics", "is", "--features", "digits"], "needs at least 10, got 5 (raise -n)"),
         (["--neighbours", "."], "--neighbours . is a folder"),
+        (["--against", "grid"], "--against grid is not an image set"),
     ],
 )
 def test_bad_eval_requests_are_one_line_and_exit_2(tmp_path, cli, monkeypatch, extra, message):
@@ -366,3 +367,8 @@ def test_nearest_neighbours_are_the_closest_rows_in_order(tmp_path):
     rms = neighbour_grid(tmp_path / "b.png", brighter, real, k=2)["nn_rms"]
     assert 0.0 < rms <= 0.2  # at most the 51/255 shift away, per pixel
     assert (tmp_path / "a.png").stat().st_size > 0
+
+
+def test_eval_of_a_run_on_points_is_refused_in_one_line(trained_run, cli):
+    code, _, err = cli("eval", trained_run, "--against", "digits", "-n", 20, "--reference-n", 100)
+    assert code == 2 and err.count("\n") == 1 and "trained on grid, which is not images" in err, err

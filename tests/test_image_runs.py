@@ -71,6 +71,8 @@ def test_sample_writes_a_grid_a_folder_and_an_array(digits_run, tmp_path, cli, m
         digits_run: "would replace the run",
         digits_run.parent: "would replace the run",
         digits_run / "checkpoints": "would replace the run",
+        digits_run / "checkpoints" / "step-00000030": "write into it",  # a new name, inside the run
+        digits_run / "x.npy": "write into it",
     }
     for out, message in refused.items():
         code, _, err = cli("sample", digits_run, "-n", 3, "--out", out, "--overwrite")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gankit.config import build_data_config
-from gankit.data.images import REPLACE_ADVICE, in_random_order, load_folder
+from gankit.data.images import REPLACE_ADVICE, ImageSource, in_random_order, load_folder
 from gankit.errors import UserError
 from gankit.metrics.evaluator import build_evaluator
 from gankit.metrics.inception_score import SPLITS as IS_SPLITS
@@ -64,14 +64,17 @@ def run_eval(req: EvalRequest) -> dict[str, Any]:
         raise UserError(f"{req.source} is neither a gankit run folder nor a folder of images")
     if run is None and req.against is None:
         raise UserError(f"evaluating the images in {req.source} needs --against DATA (e.g. --against mnist)")
+    if run is not None and not isinstance(run.source, ImageSource):
+        raise UserError(f"{req.source} trained on {run.cfg.data.name}, which is not images; image metrics need images")
 
     if req.against is None:
         data_cfg = run.cfg.data
     else:
-        raw: dict[str, Any] = {"name": req.against}
-        if run is not None and len(run.source.shape) == 3:
-            raw["resolution"] = run.source.shape[-1]
-        data_cfg = build_data_config(raw, req.data_overrides)
+        data_cfg = build_data_config({"name": req.against}, req.data_overrides)
+        if "resolution" not in type(data_cfg).model_fields:
+            raise UserError(f"--against {req.against} is not an image set; image metrics need images")
+        if run is not None:  # the reference at the run's size
+            data_cfg = build_data_config({"name": req.against, "resolution": run.source.shape[-1]}, req.data_overrides)
     reference = reference_from_data(data_cfg, run.source if run is not None and req.against is None else None)
 
     if run is not None:
@@ -83,8 +86,9 @@ def run_eval(req: EvalRequest) -> dict[str, Any]:
 
     metrics = req.metrics or (["modes"] if reference.stacked else list(DEFAULT_METRICS))
     if "is" in metrics and len(fake) < IS_SPLITS:
-        raise UserError(f"metric is scores {IS_SPLITS} splits of the generated images and needs at least "
-                        f"{IS_SPLITS}, got {len(fake)} (raise -n)")
+        more = "raise -n" if run is not None or len(images) > len(fake) else f"the folder holds only {len(images)}"
+        raise UserError(f"the Inception Score (metric is) averages over {IS_SPLITS} splits of the generated images "
+                        f"and needs at least {IS_SPLITS}, got {len(fake)} ({more})")
     evaluator = build_evaluator(reference, metrics, req.space, device, req.inception_weights, req.cache,
                                 req.reference_n, with_features=req.neighbours is not None)
 

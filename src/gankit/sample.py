@@ -45,6 +45,8 @@ def load_run_generator(run_dir: Path, step: int | None = None) -> RunGenerator:
         raise UserError(f"{run_dir} is not a gankit run folder (no run.json and config.yaml)")
     cfg = build_config(load_saved_config(run_dir / "config.yaml"), saved=True)
     ckpt = checkpoint.load(run_dir, step)
+    if ckpt.state.get("fingerprint") != cfg.fingerprint():  # an edited config.yaml: the nets would differ
+        raise UserError(f"checkpoint {ckpt.path} was made with another configuration than {run_dir / 'config.yaml'}")
     source = make_source(cfg.data)
     g, _ = build_nets(cfg.model, source.shape, cfg.seed)
     prefix = "technique.ema." if any(k.startswith("technique.ema.") for k in ckpt.tensors) else "g."
@@ -67,8 +69,8 @@ def sample_run(run_dir: Path, n: int, out: Path, step: int | None, seed: int, ov
     if out.exists() and out.is_dir() != (not out.suffix):
         kind, wanted = ("a folder", f"a {out.suffix} file") if out.is_dir() else ("a file", "a folder of images")
         raise UserError(f"--out {out} is {kind}; {wanted} cannot replace it")
-    if out in (run_dir, *run_dir.parents) or (out.exists() and run_dir in out.parents):
-        raise UserError(f"--out {out} would replace the run {run_dir} or a part of it; pass another --out")
+    if out in (run_dir, *run_dir.parents) or run_dir in out.parents:  # a run folder holds what gankit writes
+        raise UserError(f"--out {out} would replace the run {run_dir} or write into it; pass another --out")
     if out.is_dir() and any(not SAMPLE_NAME.fullmatch(p.name) for p in out.iterdir()):
         raise UserError(f"--out {out} holds files other than samples (NNNNNN.png); --overwrite replaces only a folder of samples")
     run = load_run_generator(run_dir, step)
