@@ -307,3 +307,14 @@ def test_first_line_of_an_exception():
     assert first_line(announced) == "Error(s) in loading state_dict for G: size mismatch for w: shapes differ."
     long = first_line(RuntimeError("x" * 1000), limit=50)
     assert len(long) == 50 and long.endswith("…")
+
+
+@pytest.mark.parametrize("argv", [
+    ["sample", "RUN", "-n", "3", "--seed", "99999999999999999999"],
+    ["eval", "RUN", "--seed", "-1"],
+    ["human-eval", "serve", "--seed", "x"],
+    ["train", "--set", "seed=99999999999999999999"],
+])
+def test_a_seed_no_generator_takes_is_one_line(cli, tmp_path, argv):
+    code, _, err = cli(*[str(tmp_path / "r") if a == "RUN" else a for a in argv])
+    assert code == 2 and err.count("\n") == 1 and ("from 0 to 2147483647" in err or "less than 2147483648" in err), err

@@ -26,6 +26,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USER_ERROR, f"gankit: error: {message} (see {self.prog} --help)\n")
 
 
+def _seed(text: str) -> int:
+    """A --seed: a whole number every random generator gankit uses accepts."""
+    from gankit.config import SEED_LIMIT
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"takes a whole number from 0 to {SEED_LIMIT - 1}, got {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gankit", description="Train, evaluate and diagnose GANs.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -51,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", type=Path, required=True,
                         help="output: .npy, .csv (points), .png (scatter or image grid), or a folder (one PNG per image)")
     sample.add_argument("--step", type=int, help="checkpoint step (default: the latest)")
-    sample.add_argument("--seed", type=int, default=0, help="seed of the latent codes")
+    sample.add_argument("--seed", type=_seed, default=0, help="seed of the latent codes")
     sample.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
     evaluate = commands.add_parser(
@@ -73,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("-n", type=int, default=10_000, help="generated images (default 10000)")
     evaluate.add_argument("--reference-n", type=int, default=10_000, help="reference images (default 10000)")
     evaluate.add_argument("--step", type=int, help="checkpoint step (default: the latest)")
-    evaluate.add_argument("--seed", type=int, default=0, help="seed of the latent codes, or of the images drawn from a folder (-n)")
+    evaluate.add_argument("--seed", type=_seed, default=0, help="seed of the latent codes, or of the images drawn from a folder (-n)")
     evaluate.add_argument("--inception-weights", type=Path, help="pt_inception-2015-12-05-6726825d.pth (or .safetensors)")
     evaluate.add_argument("--out", type=Path, help="JSON file (default for a run: RUN/evals/step-N-<space>.json)")
     evaluate.add_argument("--neighbours", type=Path, metavar="PNG",
@@ -116,7 +129,7 @@ def _human_eval_parser(commands: argparse._SubParsersAction) -> None:
                        "one judge sees, so every judge sees every image); as many real ones")
     serve.add_argument("--practice", type=int, help="practice images with feedback (default 4)")
     serve.add_argument("--attention", type=int, help="attention checks (obviously broken images) per judge (default 4)")
-    serve.add_argument("--seed", type=int, help="seed of the image selection and the fakes' latent codes (default 0)")
+    serve.add_argument("--seed", type=_seed, help="seed of the image selection and the fakes' latent codes (default 0)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
     report = human_commands.add_parser("report", help="error rates, thresholds and their intervals: text, JSON and HTML")

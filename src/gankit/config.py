@@ -37,6 +37,10 @@ from gankit.errors import UserError, first_line
 from gankit.train.files import atomic_write_text
 
 
+SEED_LIMIT = 2**31  # seeds are 0 ... 2³¹ − 1: the run adds small offsets, and every generator takes them
+Seed = Annotated[int, Field(ge=0, lt=SEED_LIMIT)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -151,7 +155,7 @@ class StackedMNISTData(_ImageData):
     root: Path | None = None
     split: Literal["train", "test"] = "train"
     size: int = Field(128_000, gt=0)
-    seed: int = 0
+    seed: Seed = 0
     download: bool = False
 
 
@@ -452,7 +456,7 @@ class SemiSupervisedConfig(_Strict):
     weights (`test_error_average`, what the paper's code reports)."""
 
     labels: int = Field(100, gt=0)
-    seed: int = 0
+    seed: Seed = 0
     weight: float = Field(1.0, gt=0, description="weight of the supervised cross-entropy")
     average: float | None = Field(
         None, gt=0, lt=1, description="decay of a moving average of D's weights whose test error is logged too"
@@ -529,7 +533,7 @@ class LogConfig(_Strict):
 
 class RunConfig(_Strict):
     description: str = ""
-    seed: int = 0
+    seed: Seed = 0
     data: DataConfig
     model: ModelConfig = Field(default_factory=ModelConfig)
     objective: ObjectiveConfig = Field(default_factory=ObjectiveConfig)
