@@ -152,6 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"gankit: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except BrokenPipeError:  # `gankit presets | head`: the reader left; stay quiet (Python's advice)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except OSError as exc:
         if exc.errno not in USER_PATH_ERRNOS:
             raise
@@ -310,8 +313,10 @@ def _human_eval(args: argparse.Namespace) -> int:
 def _presets() -> int:
     from gankit.config import build_config, load_preset, preset_names
 
-    for name in preset_names():
-        print(f"{name:16s} {build_config(load_preset(name)).description}")
+    names = preset_names()
+    width = max(map(len, names))
+    for name in names:
+        print(f"{name:{width}s}  {build_config(load_preset(name)).description}")
     return 0
 
 
