@@ -78,6 +78,11 @@ def test_override_values_parse_as_yaml():
     assert cfg.model.g.hidden == [8, 4] and cfg.optim.g.lr == 1e-3 and cfg.train.ema == 0.99
 
 
+def test_an_empty_preset_name_is_unknown(cli, tmp_path):
+    code, _, err = cli("train", "--preset", "", "--out", tmp_path / "r")
+    assert code == 2 and "unknown preset ''" in err and not (tmp_path / "r").exists()
+
+
 def test_unknown_preset_suggests_nearest():
     with pytest.raises(UserError, match=r"unknown preset 'toy-grid52'.*did you mean 'toy-grid25'"):
         load_preset("toy-grid52")
@@ -212,6 +217,9 @@ def test_a_config_file_that_is_empty_or_broken_yaml_is_named_with_the_place(tmp_
     (tmp_path / "broken.yaml").write_text("train: {steps: 10\nseed: 2\n")
     with pytest.raises(UserError, match=r"broken.yaml is not valid YAML: expected ',' or '}', but got ':' at line 2, column 5"):
         load_yaml_file(tmp_path / "broken.yaml")
+    (tmp_path / "twice.yaml").write_text("seed: 1\ntrain: {steps: 3}\nseed: 7\n")
+    with pytest.raises(UserError, match=r"twice.yaml is not valid YAML: the key 'seed' is given twice at line 3, column 1"):
+        load_yaml_file(tmp_path / "twice.yaml")
     (tmp_path / "list.yaml").write_text("[1, 2]\n")
     with pytest.raises(UserError, match="must hold a mapping of keys, not list"):
         load_yaml_file(tmp_path / "list.yaml")

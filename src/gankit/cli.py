@@ -202,7 +202,7 @@ def _train(args: argparse.Namespace) -> int:
             )
         preset, out = None, args.resume
     else:
-        preset = args.preset or ("" if args.config else "toy-grid25")
+        preset = args.preset if args.preset is not None else ("" if args.config else "toy-grid25")
         raw = cfgmod.load_yaml_file(args.config) if args.config else cfgmod.load_preset(preset)
         cfg = cfgmod.build_config(raw, args.set)
         name = preset or args.config.stem
