@@ -150,7 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _human_eval(args)
         return _presets()
     except UserError as exc:
-        print(f"gankit: error: {exc}", file=sys.stderr)
+        if _rank() == 0:  # bad input is the same on every process of a torchrun: said once
+            print(f"gankit: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except BrokenPipeError:  # `gankit presets | head`: the reader left; stay quiet (Python's advice)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -173,6 +174,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gankit: interrupted", file=sys.stderr)
         return 130
+
+
+def _rank() -> int:
+    """This process's rank in a torchrun launch (0 when launched alone)."""
+    return int(os.environ.get("RANK", "0"))
 
 
 def _out_of_memory(exc: BaseException) -> bool:
@@ -216,7 +222,7 @@ def _train(args: argparse.Namespace) -> int:
             summary = run.train(cfg, out, dist, device, resume=args.resume is not None, preset=preset or None,
                                 overwrite=args.overwrite)
     except KeyboardInterrupt:
-        if int(os.environ.get("RANK", "0")) == 0:  # one line for the run, not one per process
+        if _rank() == 0:  # one line for the run, not one per process
             print(f"gankit: interrupted; {_what_is_left(out, earlier_run)}", file=sys.stderr)
         return 130
     if dist.is_main:
