@@ -74,6 +74,19 @@ def test_reference_features_are_cached_by_content_and_space(tmp_path):
     for path in tmp_path.glob("*.safetensors"):
         path.write_bytes(b"garbage")
     assert Evaluator(reference, ["fid"], extractor, cache_dir=tmp_path)(_images(50, 1))["fid"] >= 0
+    # ...and so is a readable one that does not fit the reference (rows cut, or NaN written in)
+    from safetensors.torch import save_file
+
+    expected = Evaluator(reference, ["fid"], extractor, cache_dir=tmp_path)(_images(50, 1))["fid"]
+    for edited in (torch.zeros(50, 16), torch.full((100, 16), float("nan"))):
+        for path in tmp_path.glob("*.safetensors"):
+            save_file({"features": edited}, path)
+        calls = extractor.calls
+        assert Evaluator(reference, ["fid"], extractor, cache_dir=tmp_path)(_images(50, 1))["fid"] == expected
+        assert extractor.calls == calls + 2  # the reference was computed again
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(UserError, match="the feature cache folder .*a-file cannot be made"):
+        Evaluator(reference, ["fid"], extractor, cache_dir=tmp_path / "a-file")(_images(50, 1))
 
 
 @pytest.mark.parametrize(

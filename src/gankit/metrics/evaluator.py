@@ -194,21 +194,31 @@ class Evaluator:
                 weights = getattr(self.features, "sha256", "")[:12]  # a retrained extractor is another space
                 key = f"{self.reference.name}-{self.reference.digest}-{len(images)}-{self.feature_space}-{weights}"
                 path = self.cache_dir / (key.replace("/", "_") + ".safetensors")
-            self._real = _read_cached(path) if path is not None and path.exists() else None
+            self._real = _read_cached(path, (len(images), self.features.dim)) if path is not None and path.exists() else None
             if self._real is None:
                 self._real = extract(self.features, images)[0]
                 if path is not None:
-                    path.parent.mkdir(parents=True, exist_ok=True)
+                    _make_cache_dir(path.parent)
                     atomic_write_bytes(path, save({"features": self._real.contiguous()}))
         return self._real
 
 
-def _read_cached(path: Path) -> Tensor | None:
-    """Cached features, or None when the file is unreadable (it is then recomputed and replaced)."""
+def _make_cache_dir(folder: Path) -> None:
     try:
-        return load_file(path)["features"]
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, FileNotFoundError, NotADirectoryError) as exc:
+        raise UserError(f"the feature cache folder {folder} cannot be made ({exc.strerror}); "
+                        f"pass another --cache or ${CACHE_ENV}") from None
+
+
+def _read_cached(path: Path, shape: tuple[int, int]) -> Tensor | None:
+    """Cached features, or None when the file is unreadable or not what this reference gives
+    (it is then recomputed and replaced): a damaged or edited entry is never used."""
+    try:
+        features = load_file(path)["features"]
     except (SafetensorError, OSError, KeyError):
         return None
+    return features if tuple(features.shape) == shape and bool(features.isfinite().all()) else None
 
 
 def _unit(images: Tensor) -> Tensor:
