@@ -383,3 +383,34 @@ def test_a_run_of_points_is_refused_as_fakes(cli, tmp_path, folders, trained_run
     code, _, err = cli("human-eval", "serve", "--study", tmp_path / "s", "--real", real, "--fake", trained_run,
                        "--trials", "8", "--port", str(_free_port()))
     assert code == 2 and "makes points, not images" in err
+
+
+def test_a_damaged_answers_database_or_lost_images_keep_the_earlier_report(cli, served):
+    """An emptied, truncated or stripped database is refused, never rebuilt to look valid, and
+    the report written before it is kept; so is a study whose images are gone."""
+    import shutil
+    import sqlite3
+
+    study, store, client = served
+    play_judge(client, study, truthful(study))
+    assert cli("human-eval", "report", str(study.path), "--bootstrap", "200")[0] == 0
+    store.close()
+    good = (study.path / "report.json").read_bytes()
+    database = study.path / "answers.sqlite"
+    kept = database.read_bytes()
+    for damage, message in (
+        (lambda: database.write_bytes(b""), "it has no answers, judges, meta, plan table"),
+        (lambda: sqlite3.connect(database).execute("DELETE FROM meta").connection.commit(), "it names no study"),
+        (lambda: sqlite3.connect(database).execute("ALTER TABLE answers DROP COLUMN reaction_ms").connection.commit(),
+         "is damaged (no such column"),
+    ):
+        database.write_bytes(kept)
+        for wal in study.path.glob("answers.sqlite-*"):
+            wal.unlink()
+        damage()
+        code, _, err = cli("human-eval", "report", str(study.path), "--bootstrap", "200")
+        assert code == 2 and err.count("\n") == 1 and message in err, err
+        assert (study.path / "report.json").read_bytes() == good
+    shutil.rmtree(study.path / "images")
+    code, _, err = cli("human-eval", "report", str(study.path), "--bootstrap", "200")
+    assert code == 2 and f"has lost {len(study.images)} of the study's {len(study.images)} images" in err, err

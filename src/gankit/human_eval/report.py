@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +54,12 @@ def write_report(study_dir: Path, boots: int = DEFAULT_BOOTSTRAP, seed: int = 0)
     try:
         answers = store.answers()
         judges = store.judges()
+    except sqlite3.DatabaseError as exc:  # a page or a column damaged after it opened
+        raise UserError(f"{study.database} is damaged ({exc}); the earlier report, if any, is kept") from None
     finally:
         store.close()
+    if not answers:
+        raise UserError(f"{study_dir} has no answers yet; serve it to judges first")
     report = analyse(study, judges, answers, boots, seed)
     atomic_write_text(study.path / "report.json", json.dumps(report, indent=2) + "\n")
     atomic_write_text(study.path / "report.html", _html(study, report, answers))

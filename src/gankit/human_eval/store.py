@@ -86,17 +86,29 @@ class Store:
     writers anyway."""
 
     def __init__(self, path: Path, study_id: str) -> None:
+        """Open the study's answers, made here on first use. An existing database is never
+        repaired: one without gankit's tables or its study's id is refused, not rebuilt to look
+        valid."""
         self._lock = threading.Lock()
+        new = not Path(path).exists()
         try:
             self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=10)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.executescript(SCHEMA)
-            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('study', ?)", (study_id,))
-            (stored,) = self._db.execute("SELECT value FROM meta WHERE key = 'study'").fetchone()
+            if new:
+                self._db.executescript(SCHEMA)
+                self._db.execute("INSERT INTO meta VALUES ('study', ?)", (study_id,))
+            tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            missing = sorted({"meta", "judges", "plan", "answers"} - tables)
+            if missing:
+                raise sqlite3.DatabaseError(f"it has no {', '.join(missing)} table")
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'study'").fetchone()
+            if row is None:
+                raise sqlite3.DatabaseError("it names no study")
+            (stored,) = row
         except sqlite3.DatabaseError as exc:
-            raise UserError(f"{path} is not a readable answers database ({exc})") from None
+            raise UserError(f"{path} is not a readable answers database ({exc}); it is damaged or truncated") from None
         if stored != study_id:
             raise UserError(f"{path} holds the answers of another study ({stored}); it does not belong with this study.json")
 

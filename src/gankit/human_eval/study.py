@@ -128,6 +128,10 @@ def load_study(path: Path) -> Study:
         if raw.get("format") != FORMAT:
             raise ValueError(f"format {raw.get('format')!r}, not {FORMAT!r}")
         images = {i: ImageInfo(i, **info) for i, info in raw["images"].items()}
+        lost = [i for i in images if not (path / "images" / f"{i}.png").is_file()]
+        if lost:
+            raise UserError(f"{path / 'images'} has lost {len(lost)} of the study's {len(images)} images "
+                            f"(such as {lost[0]}.png); the study cannot be shown or reported without them")
         return Study(
             path=path, id=raw["id"], protocol=Protocol(raw["protocol"]["name"], raw["protocol"]["exposure_ms"]),
             trials=raw["trials"], practice=raw["practice"], attention=raw["attention"], seed=raw["seed"],
