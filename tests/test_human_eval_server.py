@@ -388,6 +388,7 @@ def test_a_run_of_points_is_refused_as_fakes(cli, tmp_path, folders, trained_run
 def test_a_damaged_answers_database_or_lost_images_keep_the_earlier_report(cli, served):
     """An emptied, truncated or stripped database is refused, never rebuilt to look valid, and
     the report written before it is kept; so is a study whose images are gone."""
+    import contextlib
     import shutil
     import sqlite3
 
@@ -398,11 +399,16 @@ def test_a_damaged_answers_database_or_lost_images_keep_the_earlier_report(cli, 
     good = (study.path / "report.json").read_bytes()
     database = study.path / "answers.sqlite"
     kept = database.read_bytes()
+
+    def run_sql(statement):
+        with contextlib.closing(sqlite3.connect(database)) as db:  # closed at once: no stale WAL later
+            db.execute(statement)
+            db.commit()
+
     for damage, message in (
         (lambda: database.write_bytes(b""), "it has no answers, judges, meta, plan table"),
-        (lambda: sqlite3.connect(database).execute("DELETE FROM meta").connection.commit(), "it names no study"),
-        (lambda: sqlite3.connect(database).execute("ALTER TABLE answers DROP COLUMN reaction_ms").connection.commit(),
-         "is damaged (no such column"),
+        (lambda: run_sql("DELETE FROM meta"), "it names no study"),
+        (lambda: run_sql("ALTER TABLE answers DROP COLUMN reaction_ms"), "is damaged (no such column"),
     ):
         database.write_bytes(kept)
         for wal in study.path.glob("answers.sqlite-*"):

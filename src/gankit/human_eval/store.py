@@ -93,24 +93,35 @@ class Store:
         new = not Path(path).exists()
         try:
             self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=10)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            if new:
-                self._db.executescript(SCHEMA)
-                self._db.execute("INSERT INTO meta VALUES ('study', ?)", (study_id,))
-            tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            missing = sorted({"meta", "judges", "plan", "answers"} - tables)
-            if missing:
-                raise sqlite3.DatabaseError(f"it has no {', '.join(missing)} table")
-            row = self._db.execute("SELECT value FROM meta WHERE key = 'study'").fetchone()
-            if row is None:
-                raise sqlite3.DatabaseError("it names no study")
-            (stored,) = row
+        except sqlite3.DatabaseError as exc:  # a folder in its place, say
+            raise UserError(f"{path} cannot be opened as the answers database ({exc})") from None
+        try:
+            stored = self._prepare(study_id if new else None)
         except sqlite3.DatabaseError as exc:
+            self._db.close()
             raise UserError(f"{path} is not a readable answers database ({exc}); it is damaged or truncated") from None
         if stored != study_id:
+            self._db.close()
             raise UserError(f"{path} holds the answers of another study ({stored}); it does not belong with this study.json")
+
+    def _prepare(self, new_study: str | None) -> str:
+        """Set the connection up (making the database for `new_study`, when given); returns the
+        study id the database names."""
+        if new_study is not None:
+            self._db.execute("PRAGMA journal_mode=WAL")  # kept in the file: set once, at creation
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        if new_study is not None:
+            self._db.executescript(SCHEMA)
+            self._db.execute("INSERT INTO meta VALUES ('study', ?)", (new_study,))
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        missing = sorted({"meta", "judges", "plan", "answers"} - tables)
+        if missing:
+            raise sqlite3.DatabaseError(f"it has no {', '.join(missing)} table")
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'study'").fetchone()
+        if row is None:
+            raise sqlite3.DatabaseError("it names no study")
+        return row[0]
 
     def close(self) -> None:
         self._db.close()
