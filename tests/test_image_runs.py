@@ -135,3 +135,25 @@ def test_bad_image_input_is_one_line_and_exit_2(tmp_path, cli, extra, message):
     code, _, err = cli("train", "--preset", "dcgan-fashion", "--out", out, *args(*extra))
     assert code == 2, err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_run_samples_where_its_data_set_is_not(tmp_path, cli):
+    """The run marker records the data's shape: sampling needs no training images, and only the
+    commands that do read them (eval against the run's own data) ask for them."""
+    write_idx_set(tmp_path / "data")
+    run = tmp_path / "run"
+    settings = [a.replace("data.name=digits", "data.name=mnist") for a in DIGITS_DCGAN]
+    code, _, err = cli("train", "--preset", "dcgan-mnist", "--out", run,
+                       *set_args(*settings, f"data.root={tmp_path / 'data'}"))
+    assert code == 0, err
+    before = np.load(_sampled(cli, run, tmp_path / "before.npy"))
+    (tmp_path / "data").rename(tmp_path / "moved")
+    assert np.array_equal(np.load(_sampled(cli, run, tmp_path / "after.npy")), before)
+    code, _, err = cli("eval", run, "--features", "digits", "-n", 20, "--reference-n", 20)
+    assert code == 2 and "mnist train IDX files" in err and err.count("\n") == 1, err
+
+
+def _sampled(cli, run, out):
+    code, _, err = cli("sample", run, "-n", 4, "--out", out)
+    assert code == 0, err
+    return out

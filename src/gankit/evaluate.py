@@ -59,7 +59,7 @@ def run_eval(req: EvalRequest) -> dict[str, Any]:
     if req.neighbours is not None:
         _check_picture_path(req.neighbours, req.overwrite)
     device = pick_device(req.device)
-    run = load_run_generator(req.source, req.step) if is_run(req.source) else None
+    run = load_run_generator(req.source, req.step, with_data=req.against is None) if is_run(req.source) else None
     if run is None and not req.source.is_dir():
         raise UserError(f"{req.source} is neither a gankit run folder nor a folder of images")
     if run is None and req.against is None:

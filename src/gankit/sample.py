@@ -7,6 +7,7 @@ points, or a grid of images), or a folder name without a suffix (one PNG file pe
 from __future__ import annotations
 
 import io
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from gankit.errors import UserError, first_line
 from gankit.nets import build_nets
 from gankit.train import checkpoint
 from gankit.train.files import atomic_write_bytes, atomic_write_text, replace_folder
-from gankit.train.run import generate, is_run
+from gankit.train.run import RUN_MARKER, generate, is_run
 
 FORMATS = (".npy", ".csv", ".png")
 SAMPLE_NAME = re.compile(r"\d{6}\.png")  # what a folder of samples holds: 000000.png, 000001.png, ...
@@ -40,14 +41,20 @@ class RunGenerator:
         return generate(self.g, n, self.cfg.model.z_dim, self.cfg.model.z_dist, seed)
 
 
-def load_run_generator(run_dir: Path, step: int | None = None) -> RunGenerator:
+def load_run_generator(run_dir: Path, step: int | None = None, with_data: bool = False) -> RunGenerator:
+    """The run's generator; its `source` holds the training images only `with_data`. Without, an
+    image run recorded its data's shape and needs no data set at hand (it may have moved)."""
     if not is_run(run_dir):
         raise UserError(f"{run_dir} is not a gankit run folder (no run.json and config.yaml)")
     cfg = build_config(load_saved_config(run_dir / "config.yaml"), saved=True)
     ckpt = checkpoint.load(run_dir, step)
     if ckpt.state.get("fingerprint") != cfg.fingerprint():  # an edited config.yaml: the nets would differ
         raise UserError(f"checkpoint {ckpt.path} was made with another configuration than {run_dir / 'config.yaml'}")
-    source = make_source(cfg.data)
+    shape = _recorded_data_shape(run_dir)
+    if with_data or shape is None or len(shape) != 3:  # points cost nothing to make
+        source = make_source(cfg.data)
+    else:
+        source = ImageSource.without_images(shape, tuple(cfg.data.range))
     g, _ = build_nets(cfg.model, source.shape, cfg.seed)
     prefix = "technique.ema." if any(k.startswith("technique.ema.") for k in ckpt.tensors) else "g."
     weights = checkpoint.tensors_under(ckpt.tensors, prefix)
@@ -56,6 +63,16 @@ def load_run_generator(run_dir: Path, step: int | None = None) -> RunGenerator:
     except RuntimeError as exc:
         raise UserError(f"checkpoint {ckpt.path} does not fit the run's config: {first_line(exc)}") from None
     return RunGenerator(cfg, g, source, ckpt.step)
+
+
+def _recorded_data_shape(run_dir: Path) -> tuple[int, ...] | None:
+    """The data shape the run marker recorded (runs made before it did, and damaged markers: None)."""
+    try:
+        shape = json.loads((run_dir / RUN_MARKER).read_text()).get("data_shape")
+    except (OSError, ValueError, AttributeError):
+        return None
+    valid = isinstance(shape, list) and all(isinstance(d, int) and d > 0 for d in shape)
+    return tuple(shape) if valid else None
 
 
 def sample_run(run_dir: Path, n: int, out: Path, step: int | None, seed: int, overwrite: bool) -> Path:

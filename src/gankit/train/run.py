@@ -60,9 +60,10 @@ def check_new_run_dir(out: Path, overwrite: bool) -> None:
             raise UserError(f"--out {out} is the working folder or holds it; run from outside it to replace it")
 
 
-def create_run_dir(out: Path, cfg: RunConfig, preset: str | None, overwrite: bool) -> None:
+def create_run_dir(out: Path, cfg: RunConfig, preset: str | None, overwrite: bool, data_shape: tuple[int, ...]) -> None:
     """A fresh run folder holding the config and the run marker, swapped in whole for the old run
-    that `overwrite` replaces (check_new_run_dir has refused, beforehand, what it may not)."""
+    that `overwrite` replaces (check_new_run_dir has refused, beforehand, what it may not). The
+    marker records the shape of the data, so that the run can be sampled where the data is not."""
     info = {
         "preset": preset,
         "description": cfg.description,
@@ -71,6 +72,7 @@ def create_run_dir(out: Path, cfg: RunConfig, preset: str | None, overwrite: boo
         "python": platform.python_version(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+        "data_shape": list(data_shape),
     }
 
     def fill(folder: Path) -> None:
@@ -192,7 +194,7 @@ def train(
     if not resume:
         dist.barrier()  # every rank has built its run before rank 0 creates the folder
         if dist.is_main:
-            create_run_dir(run_dir, cfg, preset, overwrite)
+            create_run_dir(run_dir, cfg, preset, overwrite, trainer.source.shape)
     dist.barrier()
     history = [r for r in read_metrics(run_dir) if r["kind"] == "eval" and r["step"] <= trainer.step]
     probes = build_probes(
