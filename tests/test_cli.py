@@ -208,6 +208,10 @@ def test_sample_refuses_a_run_whose_config_was_edited(trained_run, tmp_path, cli
     config.write_text(config.read_text().replace("activation: relu", "activation: tanh"))
     code, _, err = cli("sample", trained_run, "-n", 3, "--out", tmp_path / "x.npy")
     assert code == 2 and "was made with another configuration than" in err and not (tmp_path / "x.npy").exists()
+    assert "(since then only train.steps, train.device, log.*, description may change)" in err
+    config.write_text(config.read_text().replace("seed: 0", "seed: -4"))  # a value it refuses: the file is named
+    code, _, err = cli("sample", trained_run, "-n", 3, "--out", tmp_path / "x.npy")
+    assert code == 2 and f"{config}: config: seed:" in err, err
 
 
 def test_bad_input_from_the_shell_has_no_traceback(tmp_path):
@@ -318,3 +322,19 @@ def test_first_line_of_an_exception():
 def test_a_seed_no_generator_takes_is_one_line(cli, tmp_path, argv):
     code, _, err = cli(*[str(tmp_path / "r") if a == "RUN" else a for a in argv])
     assert code == 2 and err.count("\n") == 1 and ("from 0 to 2147483647" in err or "less than 2147483648" in err), err
+
+
+def test_under_torchrun_a_config_refusal_is_said_by_rank_0_and_a_rank_of_its_own_by_that_rank(tmp_path, cli, monkeypatch):
+    from gankit.errors import UserError
+    from gankit.train import run
+
+    monkeypatch.setenv("RANK", "1")
+    code, _, err = cli("train", "--preset", "toy-grid25", "--set", "train.stepz=3", "--out", tmp_path / "a")
+    assert code == 2 and err == ""  # rank 0 says it: every process read the same config
+
+    def fails_here(*args, **kwargs):
+        raise UserError("mnist train IDX files not found in /data")  # this node lacks the data
+
+    monkeypatch.setattr(run, "train", fails_here)
+    code, _, err = cli("train", "--preset", "toy-grid25", "--out", tmp_path / "b", *tiny_args())
+    assert code == 2 and err == "gankit: error: rank 1: mnist train IDX files not found in /data\n"

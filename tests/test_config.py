@@ -220,6 +220,8 @@ def test_a_config_file_that_is_empty_or_broken_yaml_is_named_with_the_place(tmp_
     (tmp_path / "twice.yaml").write_text("seed: 1\ntrain: {steps: 3}\nseed: 7\n")
     with pytest.raises(UserError, match=r"twice.yaml is not valid YAML: the key 'seed' is given twice at line 3, column 1"):
         load_yaml_file(tmp_path / "twice.yaml")
+    (tmp_path / "merged.yaml").write_text("a: &base {lr: 1, betas: [0, 1]}\nb: {<<: *base, lr: 2}\n")
+    assert load_yaml_file(tmp_path / "merged.yaml")["b"] == {"lr": 2, "betas": [0, 1]}  # merge keys still work
     (tmp_path / "list.yaml").write_text("[1, 2]\n")
     with pytest.raises(UserError, match="must hold a mapping of keys, not list"):
         load_yaml_file(tmp_path / "list.yaml")

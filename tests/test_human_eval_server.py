@@ -420,3 +420,18 @@ def test_a_damaged_answers_database_or_lost_images_keep_the_earlier_report(cli, 
     shutil.rmtree(study.path / "images")
     code, _, err = cli("human-eval", "report", str(study.path), "--bootstrap", "200")
     assert code == 2 and f"has lost {len(study.images)} of the study's {len(study.images)} images" in err, err
+
+
+def test_a_new_answers_database_is_made_whole_or_not_at_all(tmp_path, monkeypatch):
+    from gankit.errors import UserError
+    from gankit.human_eval import store as store_module
+
+    monkeypatch.setattr(store_module, "SCHEMA", store_module.SCHEMA + "\\nCREATE TABLE broken (;")
+    with pytest.raises(UserError, match="the answers database cannot be made or opened"):
+        Store(tmp_path / "answers.sqlite", "s1")
+    assert list(tmp_path.iterdir()) == []  # no stub a later server would call damaged
+    monkeypatch.undo()
+    made = Store(tmp_path / "answers.sqlite", "s1")
+    made.close()
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith("answers.sqlite")] == []
+    Store(tmp_path / "answers.sqlite", "s1").close()  # opened again as it is

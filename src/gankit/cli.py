@@ -10,9 +10,12 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn, Sequence
+from typing import TYPE_CHECKING, NoReturn, Sequence
 
 from gankit.errors import USER_PATH_ERRNOS, RankLost, TrainingDiverged, UserError, first_line
+
+if TYPE_CHECKING:
+    from gankit.config import RunConfig
 
 EXIT_USER_ERROR = 2
 EXIT_DIVERGED = 3
@@ -150,8 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _human_eval(args)
         return _presets()
     except UserError as exc:
-        if _rank() == 0:  # bad input is the same on every process of a torchrun: said once
-            print(f"gankit: error: {exc}", file=sys.stderr)
+        if _rank() == 0 or not isinstance(exc, _EveryRank):  # said once when every process meets it
+            rank = f"rank {_rank()}: " if _rank() else ""
+            print(f"gankit: error: {rank}{exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except BrokenPipeError:  # `gankit presets | head`: the reader left; stay quiet (Python's advice)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -176,6 +180,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+class _EveryRank(UserError):
+    """A refusal of the command line or config: every process of a torchrun launch meets it alike."""
+
+
 def _rank() -> int:
     """This process's rank in a torchrun launch (0 when launched alone)."""
     return int(os.environ.get("RANK", "0"))
@@ -188,32 +196,11 @@ def _out_of_memory(exc: BaseException) -> bool:
 
 
 def _train(args: argparse.Namespace) -> int:
-    import time
-
-    from gankit import config as cfgmod
+    try:
+        cfg, out, preset = _train_config(args)
+    except UserError as exc:
+        raise _EveryRank(str(exc)) from None
     from gankit.train import run
-
-    if args.resume is not None:
-        if args.out is not None or args.overwrite:
-            raise UserError("--resume continues the run in RUN_DIR; it takes no --out or --overwrite")
-        if not run.is_run(args.resume):
-            raise UserError(f"{args.resume} is not a gankit run folder (no run.json and config.yaml)")
-        saved = cfgmod.load_saved_config(args.resume / "config.yaml")
-        before = cfgmod.build_config(saved, saved=True)
-        cfg = cfgmod.build_config(saved, args.set, saved=True)
-        if cfg.fingerprint() != before.fingerprint():
-            raise UserError(
-                f"on --resume only {', '.join(cfgmod.RESUMABLE_CHANGES)} may change; "
-                f"changed: {', '.join(k for k in _changed_keys(before.to_dict(), cfg.to_dict()) if not cfgmod.resumable(k))}"
-            )
-        preset, out = None, args.resume
-    else:
-        preset = args.preset if args.preset is not None else ("" if args.config else "toy-grid25")
-        raw = cfgmod.load_yaml_file(args.config) if args.config else cfgmod.load_preset(preset)
-        cfg = cfgmod.build_config(raw, args.set)
-        name = preset or args.config.stem
-        out = args.out or Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        run.check_new_run_dir(out, args.overwrite)
 
     device = run.pick_device(cfg.train.device)
     earlier_run = None if args.resume is not None else _identity(out / run.RUN_MARKER)
@@ -228,6 +215,38 @@ def _train(args: argparse.Namespace) -> int:
     if dist.is_main:
         print(summary)
     return 0
+
+
+def _train_config(args: argparse.Namespace) -> tuple[RunConfig, Path, str | None]:
+    """(config, run folder, preset) of a `train` command, checked before any process starts work."""
+    import time
+
+    from gankit import config as cfgmod
+    from gankit.train import run
+    from gankit.train.batches import check_batch_split
+
+    if args.resume is not None:
+        if args.out is not None or args.overwrite:
+            raise UserError("--resume continues the run in RUN_DIR; it takes no --out or --overwrite")
+        if not run.is_run(args.resume):
+            raise UserError(f"{args.resume} is not a gankit run folder (no run.json and config.yaml)")
+        before = cfgmod.load_run_config(args.resume / "config.yaml")
+        cfg = cfgmod.load_run_config(args.resume / "config.yaml", args.set)
+        if cfg.fingerprint() != before.fingerprint():
+            raise UserError(
+                f"on --resume only {', '.join(cfgmod.RESUMABLE_CHANGES)} may change; "
+                f"changed: {', '.join(k for k in _changed_keys(before.to_dict(), cfg.to_dict()) if not cfgmod.resumable(k))}"
+            )
+        preset, out = None, args.resume
+    else:
+        preset = args.preset if args.preset is not None else ("" if args.config else "toy-grid25")
+        raw = cfgmod.load_yaml_file(args.config) if args.config else cfgmod.load_preset(preset)
+        cfg = cfgmod.build_config(raw, args.set)
+        name = preset or args.config.stem
+        out = args.out or Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        run.check_new_run_dir(out, args.overwrite)
+    check_batch_split(cfg.train.batch_size, int(os.environ.get("WORLD_SIZE", "1")))
+    return cfg, out, preset
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

@@ -719,6 +719,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor`: its keys may be overridden
+                continue
             key = self.construct_object(key_node, deep=deep)
             if isinstance(key, typing.Hashable) and key in seen:
                 raise yaml.constructor.ConstructorError(None, None, f"the key {key!r} is given twice", key_node.start_mark)
@@ -748,6 +750,17 @@ def load_yaml_file(path: Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise UserError(f"config file {path} must hold a mapping of keys, not {type(raw).__name__}")
     return raw
+
+
+def load_run_config(path: Path, overrides: list[str] = ()) -> RunConfig:
+    """A run folder's config.yaml, plus the overrides a resume may make; a problem of the saved
+    file itself is named with the file."""
+    raw = load_saved_config(path)
+    try:
+        saved = build_config(raw, saved=True)
+    except UserError as exc:
+        raise UserError(f"{path}: {exc}") from None
+    return build_config(raw, overrides, saved=True) if overrides else saved
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:

@@ -73,7 +73,7 @@ def run_eval(req: EvalRequest) -> dict[str, Any]:
         data_cfg = build_data_config({"name": req.against}, req.data_overrides)
         if "resolution" not in type(data_cfg).model_fields:
             raise UserError(f"--against {req.against} is not an image set; image metrics need images")
-        if run is not None:  # the reference at the run's size
+        if run is not None:  # the reference at the run's size, unless --set says otherwise
             data_cfg = build_data_config({"name": req.against, "resolution": run.source.shape[-1]}, req.data_overrides)
     reference = reference_from_data(data_cfg, run.source if run is not None and req.against is None else None)
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gankit.config import RunConfig, build_config, load_saved_config
+from gankit.config import RESUMABLE_CHANGES, RunConfig, load_run_config
 from gankit.data import DataSource, ImageSource, make_source
 from gankit.errors import UserError, first_line
 from gankit.nets import build_nets
@@ -46,10 +46,11 @@ def load_run_generator(run_dir: Path, step: int | None = None, with_data: bool =
     image run recorded its data's shape and needs no data set at hand (it may have moved)."""
     if not is_run(run_dir):
         raise UserError(f"{run_dir} is not a gankit run folder (no run.json and config.yaml)")
-    cfg = build_config(load_saved_config(run_dir / "config.yaml"), saved=True)
+    cfg = load_run_config(run_dir / "config.yaml")
     ckpt = checkpoint.load(run_dir, step)
     if ckpt.state.get("fingerprint") != cfg.fingerprint():  # an edited config.yaml: the nets would differ
-        raise UserError(f"checkpoint {ckpt.path} was made with another configuration than {run_dir / 'config.yaml'}")
+        raise UserError(f"checkpoint {ckpt.path} was made with another configuration than {run_dir / 'config.yaml'} "
+                        f"(since then only {', '.join(RESUMABLE_CHANGES)} may change)")
     shape = _recorded_data_shape(run_dir)
     if with_data or shape is None or len(shape) != 3:  # points cost nothing to make
         source = make_source(cfg.data)

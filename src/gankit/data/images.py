@@ -36,7 +36,7 @@ class ImageSource:
     @classmethod
     def without_images(cls, shape: tuple[int, ...], value_range: tuple[float, float]) -> "ImageSource":
         """The shape and pixel range of a data set whose images are not at hand: enough to build a
-        run's G and turn its output into pixels, as sampling does."""
+        run's G and turn its output into pixels, as sampling does (it has nothing to `sample`)."""
         return cls(torch.empty((0, *shape), dtype=torch.uint8), None, value_range)
 
     def __len__(self) -> int:

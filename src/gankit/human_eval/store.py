@@ -11,6 +11,7 @@ exposure, answer, reaction time), so the database alone is enough to check a rep
 
 from __future__ import annotations
 
+import os
 import secrets
 import sqlite3
 import threading
@@ -86,41 +87,37 @@ class Store:
     writers anyway."""
 
     def __init__(self, path: Path, study_id: str) -> None:
-        """Open the study's answers, made here on first use. An existing database is never
+        """Open the study's answers, made whole on first use. An existing database is never
         repaired: one without gankit's tables or its study's id is refused, not rebuilt to look
         valid."""
         self._lock = threading.Lock()
-        new = not Path(path).exists()
+        path = Path(path)
         try:
+            if not path.exists():
+                _create(path, study_id)
             self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=10)
-        except sqlite3.DatabaseError as exc:  # a folder in its place, say
-            raise UserError(f"{path} cannot be opened as the answers database ({exc})") from None
+        except sqlite3.DatabaseError as exc:  # a folder in its place, a full or read-only disk
+            raise UserError(f"{path}: the answers database cannot be made or opened ({exc})") from None
         try:
-            stored = self._prepare(study_id if new else None)
+            stored = self._prepare()
         except sqlite3.DatabaseError as exc:
             self._db.close()
-            raise UserError(f"{path} is not a readable answers database ({exc}); it is damaged or truncated") from None
+            raise UserError(f"{path} is not a usable answers database ({exc})") from None
         if stored != study_id:
             self._db.close()
             raise UserError(f"{path} holds the answers of another study ({stored}); it does not belong with this study.json")
 
-    def _prepare(self, new_study: str | None) -> str:
-        """Set the connection up (making the database for `new_study`, when given); returns the
-        study id the database names."""
-        if new_study is not None:
-            self._db.execute("PRAGMA journal_mode=WAL")  # kept in the file: set once, at creation
+    def _prepare(self) -> str:
+        """Set the connection up; returns the study id the database names."""
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        if new_study is not None:
-            self._db.executescript(SCHEMA)
-            self._db.execute("INSERT INTO meta VALUES ('study', ?)", (new_study,))
         tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         missing = sorted({"meta", "judges", "plan", "answers"} - tables)
         if missing:
-            raise sqlite3.DatabaseError(f"it has no {', '.join(missing)} table")
+            raise sqlite3.DatabaseError(f"it has no {', '.join(missing)} table: it is damaged or truncated")
         row = self._db.execute("SELECT value FROM meta WHERE key = 'study'").fetchone()
         if row is None:
-            raise sqlite3.DatabaseError("it names no study")
+            raise sqlite3.DatabaseError("it names no study: it is damaged")
         return row[0]
 
     def close(self) -> None:
@@ -184,3 +181,26 @@ class Store:
         """Row counts, for tests and the server's log line."""
         with self._lock:
             return {t: self._db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("judges", "plan", "answers")}
+
+
+def _create(path: Path, study_id: str) -> None:
+    """Make the empty database for `study_id` beside `path`, then link it into place: a failure
+    or a second server starting at once never leaves half a database behind."""
+    staging = path.with_name(f".{path.name}.{os.getpid()}.new")
+    try:
+        db = sqlite3.connect(str(staging), isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")  # kept in the file
+            db.executescript(SCHEMA)
+            db.execute("INSERT INTO meta VALUES ('study', ?)", (study_id,))
+        finally:
+            db.close()  # folds the write-ahead log into the file
+        try:
+            os.link(staging, path)  # unlike a rename, never replaces a database made meanwhile
+        except FileExistsError:  # another server made it first: use that one
+            pass
+        except OSError:  # a file system without hard links
+            os.replace(staging, path)
+    finally:
+        for leftover in (staging, *(staging.with_name(staging.name + end) for end in ("-wal", "-shm"))):
+            leftover.unlink(missing_ok=True)

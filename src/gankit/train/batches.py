@@ -33,6 +33,12 @@ def cycled_permutation(uniforms: Tensor, size: int) -> Tensor:
     return order.repeat(-(-size // len(order)))[:size]
 
 
+
+def check_batch_split(global_batch: int, world_size: int) -> None:
+    """Each of `world_size` processes takes an equal share of the global batch."""
+    if global_batch % world_size:
+        raise UserError(f"train.batch_size={global_batch} must divide evenly over {world_size} processes")
+
 class BatchStream:
     def __init__(
         self,
@@ -44,10 +50,7 @@ class BatchStream:
         z_dim: int,
         z_dist: str,
     ) -> None:
-        if global_batch % world_size:
-            raise UserError(
-                f"train.batch_size={global_batch} must divide evenly over {world_size} processes"
-            )
+        check_batch_split(global_batch, world_size)
         self.global_batch = global_batch
         self.local = global_batch // world_size
         self.start = rank * self.local
