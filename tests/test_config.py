@@ -202,8 +202,9 @@ def test_a_saved_config_with_every_default_written_out_still_loads():
 
 
 def test_yaml_true_is_no_number_and_a_path_read_as_a_number_is_refused():
-    assert "train: steps expects a number, not true" in _error("toy-grid25", "train.steps=true")
-    assert "ema expects a number, not false" in _error("toy-grid25", "train.ema=false")
+    assert "train: steps expects numbers, not true" in _error("toy-grid25", "train.steps=true")
+    assert "ema expects numbers, not false" in _error("toy-grid25", "train.ema=false")
+    assert "hidden expects numbers, not true" in _error("toy-grid25", "model.g.hidden=[true, 4]")
     assert "root: YAML read the path as the number 2024.1; put the path in quotes" in _error("dcgan-fashion", "data.root=2024.10")
     assert str(build_config(load_preset("dcgan-fashion"), ["data.root='2024.10'"]).data.root) == "2024.10"
 

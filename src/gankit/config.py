@@ -53,8 +53,9 @@ class _Strict(BaseModel):
             return data
         for name, value in data.items():
             kinds = _leaf_types(cls.model_fields[name].annotation) if name in cls.model_fields else set()
-            if isinstance(value, bool) and bool not in kinds and kinds & {int, float}:
-                raise ValueError(f"{name} expects a number, not {str(value).lower()}")
+            flags = [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, bool)]
+            if flags and bool not in kinds and kinds & {int, float}:
+                raise ValueError(f"{name} expects numbers, not {str(flags[0]).lower()}")
             if isinstance(value, (int, float)) and not isinstance(value, bool) and Path in kinds:
                 raise ValueError(f"{name}: YAML read the path as the number {value}; put the path in quotes")
         return data

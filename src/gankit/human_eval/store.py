@@ -11,6 +11,7 @@ exposure, answer, reaction time), so the database alone is enough to check a rep
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import sqlite3
@@ -112,9 +113,13 @@ class Store:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        missing = sorted({"meta", "judges", "plan", "answers"} - tables)
+        missing = sorted(set(_COLUMNS) - tables)
         if missing:
             raise sqlite3.DatabaseError(f"it has no {', '.join(missing)} table: it is damaged or truncated")
+        for table, columns in _COLUMNS.items():
+            lacking = [c for c in columns if c not in _columns_of(self._db, table)]
+            if lacking:
+                raise sqlite3.DatabaseError(f"its {table} table lacks {', '.join(lacking)}: it is damaged")
         row = self._db.execute("SELECT value FROM meta WHERE key = 'study'").fetchone()
         if row is None:
             raise sqlite3.DatabaseError("it names no study: it is damaged")
@@ -204,3 +209,17 @@ def _create(path: Path, study_id: str) -> None:
     finally:
         for leftover in (staging, *(staging.with_name(staging.name + end) for end in ("-wal", "-shm"))):
             leftover.unlink(missing_ok=True)
+
+
+def _columns_of(db: sqlite3.Connection, table: str) -> list[str]:
+    return [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
+
+
+def _schema_columns() -> dict[str, list[str]]:
+    """Each table of SCHEMA and its columns, read off a database made from it in memory."""
+    with contextlib.closing(sqlite3.connect(":memory:")) as db:
+        db.executescript(SCHEMA)
+        return {table: _columns_of(db, table) for table in ("meta", "judges", "plan", "answers")}
+
+
+_COLUMNS = _schema_columns()
