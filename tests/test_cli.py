@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -330,11 +331,19 @@ def test_under_torchrun_a_config_refusal_is_said_by_rank_0_and_a_rank_of_its_own
 
     monkeypatch.setenv("RANK", "1")
     code, _, err = cli("train", "--preset", "toy-grid25", "--set", "train.stepz=3", "--out", tmp_path / "a")
+    assert code == 2 and "unknown key 'train.stepz'" in err  # RANK alone, without WORLD_SIZE: one process
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    code, _, err = cli("train", "--preset", "toy-grid25", "--set", "train.stepz=3", "--out", tmp_path / "a")
     assert code == 2 and err == ""  # rank 0 says it: every process read the same config
 
     def fails_here(*args, **kwargs):
         raise UserError("mnist train IDX files not found in /data")  # this node lacks the data
 
+    @contextlib.contextmanager
+    def alone(device):  # no process group to start in this test
+        yield run.Distributed()
+
+    monkeypatch.setattr(run.Distributed, "session", alone)
     monkeypatch.setattr(run, "train", fails_here)
     code, _, err = cli("train", "--preset", "toy-grid25", "--out", tmp_path / "b", *tiny_args())
     assert code == 2 and err == "gankit: error: rank 1: mnist train IDX files not found in /data\n"

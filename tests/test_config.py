@@ -194,6 +194,25 @@ def test_a_run_saved_before_a_setting_was_refused_still_loads():
         build_config(raw)  # a new config with the same settings is refused
 
 
+def test_a_resume_setting_typed_now_gets_no_leniency_of_the_saved_file():
+    from gankit.config import RunConfig
+
+    raw = build_config(load_preset("dcgan-mnist")).to_dict()
+    with pytest.raises(UserError, match="log.best=kl is not a metric this run reports"):
+        build_config(raw, ["log.best=kl"], saved=True)
+    with pytest.raises(UserError, match="log.features=digits is the feature space of log.metrics"):
+        build_config(raw, ["log.features=digits"], saved=True)
+    assert isinstance(build_config(raw, ["log.every=7"], saved=True), RunConfig)
+
+
+def test_a_setting_typed_with_its_switch_is_kept_and_refused_when_it_does_not_apply():
+    assert "betas apply to adam only, not sgd" in _error("dcgan-fashion", "optim.g.betas=[0.5, 0.9]", "optim.g.name=sgd")
+    assert "maxout_pieces applies to activation=maxout only" in _error(
+        "goodfellow-mnist", "model.d.maxout_pieces=3", "model.d.activation=relu")
+    assert "channels expects numbers, not true" in _error(
+        "dcgan-fashion", "data={name: folder, path: /x, resolution: 28, channels: true}")
+
+
 def test_a_saved_config_with_every_default_written_out_still_loads():
     """Saved run configs spell out every field, defaults included; the refusals above go by value."""
     for name in preset_names():

@@ -185,8 +185,8 @@ class _EveryRank(UserError):
 
 
 def _rank() -> int:
-    """This process's rank in a torchrun launch (0 when launched alone)."""
-    return int(os.environ.get("RANK", "0"))
+    """This process's rank in a torchrun launch (0 when launched alone, as `Distributed` sees it)."""
+    return int(os.environ.get("RANK", "0")) if int(os.environ.get("WORLD_SIZE", "1")) > 1 else 0
 
 
 def _out_of_memory(exc: BaseException) -> bool:

@@ -61,13 +61,17 @@ class _Strict(BaseModel):
         return data
 
 
-def _saved(info: ValidationInfo) -> bool:
-    """Whether the config being validated is a run folder's saved one (`build_config(saved=True)`)."""
-    return bool(info.context and info.context.get("saved"))
+def _saved(info: ValidationInfo, *keys: str) -> bool:
+    """Whether the config being validated is a run folder's saved one (`build_config(saved=True)`)
+    whose `keys` all come from the file: a value typed on this command line gets no leniency."""
+    context = info.context or {}
+    return bool(context.get("saved")) and not set(keys) & context.get("given", set())
 
 
 def _leaf_types(annotation: Any) -> set[Any]:
-    """The plain types an annotation admits, through Optional, unions, Annotated and lists."""
+    """The plain types an annotation admits, through Optional, unions, Annotated, lists and Literal."""
+    if typing.get_origin(annotation) is Literal:
+        return {type(value) for value in typing.get_args(annotation)}
     if typing.get_origin(annotation) is None:
         return {annotation}
     return set().union(*(_leaf_types(arg) for arg in typing.get_args(annotation)))
@@ -527,7 +531,7 @@ class LogConfig(_Strict):
 
     @model_validator(mode="after")
     def _features_need_metrics(self, info: ValidationInfo) -> "LogConfig":
-        if self.features != "auto" and not self.metrics and not _saved(info):
+        if self.features != "auto" and not self.metrics and not _saved(info, "log.features", "log.metrics"):
             raise ValueError(f"log.features={self.features} is the feature space of log.metrics, and none are set")
         return self
 
@@ -615,7 +619,7 @@ class RunConfig(_Strict):
     def _best_is_reported(self, info: ValidationInfo) -> "RunConfig":
         """A `log.best` that no evaluation reports would never keep a checkpoint, silently. A run
         saved before this was checked by kind of run kept any mixture metric."""
-        legacy = TOY_OUTPUTS if _saved(info) else []
+        legacy = TOY_OUTPUTS if _saved(info, "log.best") else []
         if self.log.best is None or self.log.best in self.reported_metrics() + legacy:
             return self
         choices = ", ".join(self.reported_metrics()) or "none"
@@ -801,7 +805,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 
 # Settings only one choice uses. An override that makes another choice drops them from what the
-# preset gave (`optim.g.name=sgd` on an Adam preset leaves no betas behind); a later --set re-adds.
+# preset gave (`optim.g.name=sgd` on an Adam preset leaves no betas behind); one typed on the
+# command line is kept, and refused if it does not apply.
 _CHOICE_SETTINGS = {
     ("optim", "name"): {"betas": ("adam",), "momentum": ("sgd", "rmsprop")},
     ("model", "activation"): {"maxout_pieces": ("maxout",)},
@@ -810,6 +815,7 @@ _CHOICE_SETTINGS = {
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     raw = copy.deepcopy(raw)
+    typed: set[tuple[str, ...]] = set()  # keys the command line wrote: never dropped, refused if they do not apply
     for text in overrides:
         path, value = parse_override(text)
         node = raw
@@ -822,8 +828,9 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
                 raise UserError(f"--set {text}: {where} is a value, not a section")
             node = child
         node[path[-1]] = value
+        typed.add(tuple(path))
         for key, choices in _CHOICE_SETTINGS.get((path[0], path[-1]), {}).items():
-            if value not in choices:
+            if value not in choices and (*path[:-1], key) not in typed:
                 node.pop(key, None)
     return raw
 
@@ -835,8 +842,9 @@ def build_config(raw: dict[str, Any], overrides: list[str] = (), *, saved: bool 
     that were merely ignored (Adam's betas left on an SGD optimizer, say), do not apply to it:
     such a run still resumes, samples and evaluates."""
     raw = _fill_recipe(apply_overrides(raw, list(overrides)))
+    given = {".".join(parse_override(text)[0]) for text in overrides}
     try:
-        return RunConfig.model_validate(raw, context={"saved": saved})
+        return RunConfig.model_validate(raw, context={"saved": saved, "given": given})
     except ValidationError as exc:
         raise UserError(_describe(exc)) from None
 

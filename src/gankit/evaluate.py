@@ -139,7 +139,8 @@ def _earlier_evaluation(path: Path, settings: dict[str, Any]) -> dict[str, Any]:
             raise ValueError("not an evaluation record")
     except (OSError, UnicodeDecodeError, ValueError):  # json.JSONDecodeError is a ValueError
         raise UserError(f"{path} exists and is not a gankit evaluation (remove it or pass another --out)") from None
-    earlier.setdefault("seed", 0)  # records written before the seed was recorded used the default, 0
+    if earlier.get("step") is not None:  # a run's record from before the seed was recorded: the default, 0
+        earlier.setdefault("seed", 0)
     differ = [f"{key} {earlier.get(key)} there, {value} now" for key, value in settings.items() if earlier.get(key) != value]
     if differ:
         raise UserError(f"{path} holds an evaluation made with other settings ({'; '.join(differ)}); pass another --out")

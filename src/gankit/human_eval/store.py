@@ -117,7 +117,8 @@ class Store:
         if missing:
             raise sqlite3.DatabaseError(f"it has no {', '.join(missing)} table: it is damaged or truncated")
         for table, columns in _COLUMNS.items():
-            lacking = [c for c in columns if c not in _columns_of(self._db, table)]
+            present = _columns_of(self._db, table)
+            lacking = [c for c in columns if c not in present]
             if lacking:
                 raise sqlite3.DatabaseError(f"its {table} table lacks {', '.join(lacking)}: it is damaged")
         row = self._db.execute("SELECT value FROM meta WHERE key = 'study'").fetchone()
@@ -192,6 +193,7 @@ def _create(path: Path, study_id: str) -> None:
     """Make the empty database for `study_id` beside `path`, then link it into place: a failure
     or a second server starting at once never leaves half a database behind."""
     staging = path.with_name(f".{path.name}.{os.getpid()}.new")
+    staging.unlink(missing_ok=True)  # left by a killed process that had this pid
     try:
         db = sqlite3.connect(str(staging), isolation_level=None)
         try:
