@@ -203,13 +203,15 @@ def test_a_checkpoint_whose_state_names_another_step_is_corrupt(trained_run, cli
     assert code == 2 and "step-00000012 is corrupt: its state.json says step 999" in err, err
 
 
-def test_sample_refuses_a_run_whose_config_was_edited(trained_run, tmp_path, cli):
+def test_sample_and_resume_refuse_a_run_whose_config_was_edited(trained_run, tmp_path, cli):
     """The nets built from an edited config.yaml are not the ones trained: their samples would lie."""
     config = trained_run / "config.yaml"
     config.write_text(config.read_text().replace("activation: relu", "activation: tanh"))
     code, _, err = cli("sample", trained_run, "-n", 3, "--out", tmp_path / "x.npy")
     assert code == 2 and "was made with another configuration than" in err and not (tmp_path / "x.npy").exists()
-    assert "(since then only train.steps, train.device, log.*, description may change)" in err
+    assert "(after a run is made only train.steps, train.device, log.*, description may change)" in err
+    code, _, err = cli("train", "--resume", trained_run, "--set", "train.steps=100")  # the same check
+    assert code == 2 and "was made with another configuration than" in err
     config.write_text(config.read_text().replace("seed: 0", "seed: -4"))  # a value it refuses: the file is named
     code, _, err = cli("sample", trained_run, "-n", 3, "--out", tmp_path / "x.npy")
     assert code == 2 and f"{config}: config: seed:" in err, err

@@ -185,8 +185,10 @@ class _EveryRank(UserError):
 
 
 def _rank() -> int:
-    """This process's rank in a torchrun launch (0 when launched alone, as `Distributed` sees it)."""
-    return int(os.environ.get("RANK", "0")) if int(os.environ.get("WORLD_SIZE", "1")) > 1 else 0
+    """This process's rank in a torchrun launch (0 when launched alone)."""
+    from gankit.train.distributed import launched
+
+    return launched()[0]
 
 
 def _out_of_memory(exc: BaseException) -> bool:
@@ -224,6 +226,7 @@ def _train_config(args: argparse.Namespace) -> tuple[RunConfig, Path, str | None
     from gankit import config as cfgmod
     from gankit.train import run
     from gankit.train.batches import check_batch_split
+    from gankit.train.distributed import launched
 
     if args.resume is not None:
         if args.out is not None or args.overwrite:
@@ -245,7 +248,7 @@ def _train_config(args: argparse.Namespace) -> tuple[RunConfig, Path, str | None
         name = preset or args.config.stem
         out = args.out or Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
         run.check_new_run_dir(out, args.overwrite)
-    check_batch_split(cfg.train.batch_size, int(os.environ.get("WORLD_SIZE", "1")))
+    check_batch_split(cfg.train.batch_size, launched()[1])
     return cfg, out, preset
 
 

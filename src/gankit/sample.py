@@ -16,13 +16,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from gankit.config import RESUMABLE_CHANGES, RunConfig, load_run_config
+from gankit.config import RunConfig, load_run_config
 from gankit.data import DataSource, ImageSource, make_source
 from gankit.errors import UserError, first_line
 from gankit.nets import build_nets
 from gankit.train import checkpoint
 from gankit.train.files import atomic_write_bytes, atomic_write_text, replace_folder
-from gankit.train.run import RUN_MARKER, generate, is_run
+from gankit.train.run import RUN_MARKER, check_made_by, generate, is_run
 
 FORMATS = (".npy", ".csv", ".png")
 SAMPLE_NAME = re.compile(r"\d{6}\.png")  # what a folder of samples holds: 000000.png, 000001.png, ...
@@ -48,9 +48,7 @@ def load_run_generator(run_dir: Path, step: int | None = None, with_data: bool =
         raise UserError(f"{run_dir} is not a gankit run folder (no run.json and config.yaml)")
     cfg = load_run_config(run_dir / "config.yaml")
     ckpt = checkpoint.load(run_dir, step)
-    if ckpt.state.get("fingerprint") != cfg.fingerprint():  # an edited config.yaml: the nets would differ
-        raise UserError(f"checkpoint {ckpt.path} was made with another configuration than {run_dir / 'config.yaml'} "
-                        f"(since then only {', '.join(RESUMABLE_CHANGES)} may change)")
+    check_made_by(ckpt, cfg, run_dir)
     shape = _recorded_data_shape(run_dir)
     if with_data or shape is None or len(shape) != 3:  # points cost nothing to make
         source = make_source(cfg.data)

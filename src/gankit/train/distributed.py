@@ -25,6 +25,12 @@ from torch import Tensor, nn
 from gankit.errors import RankLost, first_line
 
 
+def launched() -> tuple[int, int]:
+    """(rank, world size) as torchrun set them for this process; (0, 1) when launched alone."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    return (int(os.environ.get("RANK", "0")) if world_size > 1 else 0), world_size
+
+
 @dataclass(frozen=True)
 class Distributed:
     rank: int = 0
@@ -36,8 +42,7 @@ class Distributed:
 
     @classmethod
     def from_environment(cls, device: torch.device) -> "Distributed":
-        world_size = int(os.environ.get("WORLD_SIZE", "1"))
-        if world_size == 1:
+        if launched()[1] == 1:
             return cls()
         if not dist.is_initialized():
             # NCCL moves only GPU tensors; the checkpoint's gather of CPU random states goes by gloo.

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 import gankit
-from gankit.config import RunConfig, save_config
+from gankit.config import RESUMABLE_CHANGES, RunConfig, save_config
 from gankit.data import DataSource, ImageSource, make_source
 from gankit.errors import TrainingDiverged, UserError, first_line
 from gankit.metrics.evaluator import Evaluator, build_evaluator
@@ -30,7 +30,7 @@ from gankit.techniques.registry import build_techniques, d_classes
 from gankit.train import checkpoint
 from gankit.train.best import BestCheckpoint
 from gankit.train.batches import BatchStream, draw_latent
-from gankit.train.distributed import Distributed
+from gankit.train.distributed import Distributed, launched
 from gankit.train.fast import FastPath
 from gankit.train.files import atomic_write_text, holds_working_folder, replace_folder
 from gankit.train.logger import RunLogger
@@ -71,7 +71,7 @@ def create_run_dir(out: Path, cfg: RunConfig, preset: str | None, overwrite: boo
         "torch": torch.__version__,
         "python": platform.python_version(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+        "world_size": launched()[1],
         "data_shape": list(data_shape),
     }
 
@@ -150,12 +150,19 @@ def generate(g: nn.Module, n: int, z_dim: int, z_dist: str, seed: int, batch: in
     return out
 
 
+def check_made_by(ckpt: checkpoint.Checkpoint, cfg: RunConfig, run_dir: Path) -> None:
+    """Refuse a checkpoint that another training configuration made (an edited config.yaml): the
+    nets built from `cfg` would not be the ones it holds."""
+    if ckpt.state.get("fingerprint") != cfg.fingerprint():
+        raise UserError(f"checkpoint {ckpt.path} was made with another configuration than {run_dir / 'config.yaml'} "
+                        f"(after a run is made only {', '.join(RESUMABLE_CHANGES)} may change)")
+
+
 def restore(trainer: Trainer, run_dir: Path, cfg: RunConfig) -> None:
     """Load the run's last checkpoint into `trainer`: refused when another config made it or when
     `train.steps` would end the run before the step it resumes from."""
     ckpt = checkpoint.load(run_dir)
-    if ckpt.state.get("fingerprint") != cfg.fingerprint():
-        raise UserError(f"checkpoint {ckpt.path} was made with a different configuration")
+    check_made_by(ckpt, cfg, run_dir)
     try:
         trainer.load_state(ckpt.tensors, ckpt.state)
     except KeyError as exc:
