@@ -28,3 +28,17 @@ def write_idx_set(folder: Path, n: int = 40, size: int = 28, gz: bool = True, sp
         else:
             path.write_bytes(blob)
     return images
+
+
+def write_png_header(path: Path, width: int, height: int) -> None:
+    """A PNG whose header claims width×height grey pixels over a few bytes of data: a
+    decompression bomb when the size is huge (Pillow would need width×height bytes to decode it)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+                     + chunk(b"IEND", b""))

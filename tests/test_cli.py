@@ -160,6 +160,25 @@ def test_bad_input_gets_one_line_and_status_2(cli, tmp_path, argv, expected):
     assert not (tmp_path / "r").exists()
 
 
+def test_a_decompression_bomb_in_the_training_folder_is_one_line_or_skipped(tmp_path, cli):
+    from tests.imagedata import write_png_header
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(4):
+        Image.new("L", (8, 8), 60 * i).save(images / f"{i}.png")
+    write_png_header(images / "bomb.png", 100_000, 100_000)
+    argv = ["train", "--preset", "mlp-digits", *set_args(f"data={{name: folder, path: {images}, resolution: 8, channels: 1}}",
+                                                         "train.steps=2", "log.metrics=[]", "log.every=1")]
+    code, _, err = cli(*argv, "--out", tmp_path / "refused")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"corrupt image {images / 'bomb.png'}: too large to decode safely" in err and "data.skip_corrupt=true" in err
+    assert not (tmp_path / "refused").exists()
+    code, _, err = cli(*argv, "--set", "data.skip_corrupt=true", "--out", tmp_path / "skipped")
+    assert code == 0 and "skipping corrupt image" in err and "bomb.png" in err, err
+    assert checkpoint.list_steps(tmp_path / "skipped") == [2]
+
+
 def test_corrupt_checkpoint_is_reported_by_sample_and_resume(trained_run, tmp_path, cli):
     weights = checkpoint.checkpoint_dir(trained_run) / "step-00000012" / checkpoint.WEIGHTS
     weights.write_bytes(weights.read_bytes()[:100])
@@ -285,24 +304,38 @@ def test_collapse_is_flagged_in_log_and_report(tmp_path):
     assert probe.evaluate(2, mixture.centres[:3].repeat(100, 1), None).events == []  # once per fall
 
 
-def test_killing_training_never_corrupts_the_last_checkpoint(tmp_path):
-    """SIGKILL at random moments of a run that checkpoints every step; every kill leaves a loadable one."""
-    run = tmp_path / "killed"
+def test_a_run_killed_at_random_moments_and_resumed_ends_bit_identical_to_an_uninterrupted_one(tmp_path, cli):
+    """SIGKILL twice at random moments of a run that checkpoints every step (a kill may land while a
+    checkpoint is written): each kill leaves a loadable checkpoint, and resuming after the last
+    one ends with every tensor (nets, optimizers, EMA, random streams) equal to a run never killed."""
+    steps = 200
+    settings = tiny_args(f"train.steps={steps}", "log.checkpoint_every=1", "log.eval_every=100000", "train.ema=0.9",
+                         "model.d.dropout=0.2")
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    assert cli("train", "--preset", "toy-ring8", "--out", straight, *settings)[0] == 0
+
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    argv = [sys.executable, "-m", "gankit", "train", "--preset", "toy-ring8", "--out", str(run),
-            *tiny_args("train.steps=100000", "log.checkpoint_every=1", "log.eval_every=100000")]
+    argv = [sys.executable, "-m", "gankit", "train", "--preset", "toy-ring8", "--out", str(killed), *settings]
     rng = random.Random(0)
-    for attempt in range(3):
+    for _ in range(2):
+        before = checkpoint.list_steps(killed)[-1:] if killed.exists() else []
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 60
-        while not checkpoint.list_steps(run) and time.time() < deadline:
-            time.sleep(0.05)
-        time.sleep(rng.uniform(0.05, 0.6))
+        while checkpoint.list_steps(killed)[-1:] == before and time.time() < deadline:
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 0.5))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        ckpt = checkpoint.load(run)  # raises if the newest checkpoint were damaged
-        assert ckpt.step >= 1
-        argv = [sys.executable, "-m", "gankit", "train", "--resume", str(run)]
+        reached = checkpoint.load(killed).step  # raises if the newest checkpoint were damaged
+        assert 1 <= reached < steps, f"the run was not killed mid-way (it reached step {reached})"
+        argv = [sys.executable, "-m", "gankit", "train", "--resume", str(killed)]
+    assert subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE).returncode == 0
+
+    a, b = checkpoint.load(straight), checkpoint.load(killed)
+    assert a.step == b.step == steps
+    assert a.tensors.keys() == b.tensors.keys()
+    assert [k for k in a.tensors if not torch.equal(a.tensors[k], b.tensors[k])] == []
+    assert any(k.startswith("opt_d.state.") for k in a.tensors)
 
 
 def test_first_line_of_an_exception():

@@ -385,3 +385,86 @@ def test_nearest_neighbours_are_the_closest_rows_in_order(tmp_path):
 def test_eval_of_a_run_on_points_is_refused_in_one_line(trained_run, cli):
     code, _, err = cli("eval", trained_run, "--against", "digits", "-n", 20, "--reference-n", 100)
     assert code == 2 and err.count("\n") == 1 and "trained on grid, which is not images" in err, err
+
+
+def _digit_folder(folder, images) -> None:
+    from PIL import Image
+
+    folder.mkdir(parents=True)
+    for i, image in enumerate(images.numpy()):
+        Image.fromarray(image).save(folder / f"{i:04d}.png")
+
+
+def test_eval_of_two_folders_takes_the_reference_shape_from_its_images(tmp_path, cli, monkeypatch):
+    """The pytorch-fid convention, `gankit eval FOLDER_A --against FOLDER_B`: the same numbers as
+    naming the folder's data settings in full, with the size and channels read off the images."""
+    from gankit.data.images import load_digits
+
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    images, _ = load_digits()
+    _digit_folder(tmp_path / "a", images[:200, 0])
+    _digit_folder(tmp_path / "b", images[-300:, 0])
+    common = ["--features", "digits", "--metrics", "fid,kid"]
+    code, out, err = cli("eval", tmp_path / "a", "--against", tmp_path / "b", *common, "--out", tmp_path / "short.json")
+    assert code == 0, err
+    assert "200 generated vs 300 reference images (folder-all-8x8)" in out
+    code, _, err = cli("eval", tmp_path / "a", "--against", "folder", *common, "--out", tmp_path / "long.json",
+                       *set_args(f"data.path={tmp_path / 'b'}", "data.resolution=8", "data.channels=1"))
+    assert code == 0, err
+    short, long = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("short", "long"))
+    assert short["metrics"] == long["metrics"] and short["reference"] == 300
+    # `--against folder` with a path and no size also reads the size off the images
+    code, _, err = cli("eval", tmp_path / "a", "--against", "folder", *common, *set_args(f"data.path={tmp_path / 'b'}"))
+    assert code == 0 and err == "", err
+
+
+def test_a_reference_folder_of_mixed_sizes_needs_the_size_given(tmp_path, cli, monkeypatch):
+    from PIL import Image
+
+    from gankit.data.images import load_digits
+
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    images, _ = load_digits()
+    _digit_folder(tmp_path / "a", images[:50, 0])
+    _digit_folder(tmp_path / "b", images[-50:, 0])
+    Image.new("L", (12, 16), 0).save(tmp_path / "b" / "big.png")
+    common = ["eval", tmp_path / "a", "--against", tmp_path / "b", "--features", "digits", "--metrics", "fid"]
+    code, _, err = cli(*common)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "different sizes (short side 8 in 0000.png, 12 in big.png)" in err and "--set data.resolution=N" in err
+    code, out, err = cli(*common, "--set", "data.resolution=8")
+    assert code == 0 and "51 reference images" in out, err
+
+
+@pytest.mark.parametrize("where", ["evaluated", "reference"])
+def test_a_decompression_bomb_in_either_folder_of_eval_is_one_line(tmp_path, cli, where):
+    from gankit.data.images import load_digits
+    from tests.imagedata import write_png_header
+
+    images, _ = load_digits()
+    _digit_folder(tmp_path / "evaluated", images[:20, 0])
+    _digit_folder(tmp_path / "reference", images[-20:, 0])
+    write_png_header(tmp_path / where / "bomb.png", 100_000, 100_000)
+    code, _, err = cli("eval", tmp_path / "evaluated", "--against", tmp_path / "reference", "--features", "digits",
+                       "--metrics", "fid")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"corrupt image {tmp_path / where / 'bomb.png'}: too large to decode safely" in err
+
+
+@pytest.mark.parametrize(
+    "against, message",
+    [
+        ("nowhere/images", "--against nowhere/images is neither a data set (gaussian-1d, "),
+        ("mnst", "unknown data.name 'mnst' (did you mean 'mnist'?)"),
+    ],
+)
+def test_an_against_that_is_neither_a_data_set_nor_a_folder_is_one_line(tmp_path, cli, against, message):
+    (tmp_path / "a").mkdir()
+    code, _, err = cli("eval", tmp_path / "a", "--against", against)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_eval_help_says_against_takes_a_data_set_or_a_folder(cli):
+    code, out, _ = cli("eval", "--help")
+    assert code == 0
+    assert "a data set name" in out and "or a folder of images" in out and "--against FOLDER_B" in " ".join(out.split())

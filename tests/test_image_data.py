@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import gzip
+import struct
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageFile
 
 from gankit.config import build_config
 from gankit.data import ImageSource, make_source
 from gankit.data.idx import read_idx
 from gankit.errors import UserError
-from tests.imagedata import idx_bytes, write_idx_set
+from tests.imagedata import idx_bytes, write_idx_set, write_png_header
 
 
 def source(data: dict) -> ImageSource:
@@ -141,6 +142,35 @@ def test_corrupt_image_is_named_or_skipped(tmp_path, capsys):
     src = source({"name": "folder", "path": str(tmp_path), "resolution": 8, "skip_corrupt": True})
     assert len(src) == 3
     assert "skipping corrupt image" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "side",
+    [100_000, 10_000],  # above twice Pillow's MAX_IMAGE_PIXELS (an error there), and above it (a warning there)
+    ids=["bomb", "warned-bomb"],
+)
+def test_a_decompression_bomb_is_named_before_it_is_decoded_or_skipped(tmp_path, capsys, side):
+    _write_images(tmp_path)
+    write_png_header(tmp_path / "bomb.png", side, side)
+    with pytest.raises(UserError, match=r"corrupt image .*bomb\.png: too large to decode safely .*data\.skip_corrupt=true"):
+        source({"name": "folder", "path": str(tmp_path), "resolution": 8})
+    src = source({"name": "folder", "path": str(tmp_path), "resolution": 8, "skip_corrupt": True})
+    assert len(src) == 3
+    assert "skipping corrupt image" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("error", [struct.error("unpack requires a buffer"), EOFError(), IndexError("tile"),
+                                   ZeroDivisionError("division by zero"), SyntaxError("broken PNG")])
+def test_whatever_pillow_raises_while_decoding_names_the_file(tmp_path, monkeypatch, error):
+    """Pillow's decoders raise many types besides OSError on crafted files; each is the file's fault."""
+    _write_images(tmp_path)
+
+    def fail(self):
+        raise error
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", fail)  # what every format's decoder runs
+    with pytest.raises(UserError, match=rf"corrupt image .*grey\.webp: {type(error).__name__}"):
+        source({"name": "folder", "path": str(tmp_path), "resolution": 8})
 
 
 def test_a_folder_of_class_folders_gives_a_fair_reference_subset(tmp_path):

@@ -79,8 +79,11 @@ def _parser() -> argparse.ArgumentParser:
                "(default ~/.cache/gankit).",
     )
     evaluate.add_argument("source", type=Path, metavar="RUN_DIR_OR_IMAGE_FOLDER")
-    evaluate.add_argument("--against", metavar="DATA",
-                          help="reference data set name (default: the run's training data); --set data.KEY=VALUE refines it")
+    evaluate.add_argument("--against", metavar="DATA_OR_FOLDER",
+                          help="the reference: a data set name (mnist, fashion-mnist, cifar10, ...) or a folder of "
+                               "images, served at their own size (pytorch-fid style: gankit eval FOLDER_A --against "
+                               "FOLDER_B; ./NAME for a folder named like a data set); default: the run's training "
+                               "data; --set data.KEY=VALUE refines it")
     evaluate.add_argument("--set", action="append", default=[], metavar="data.KEY=VALUE",
                           help="a setting of the --against data, e.g. --set data.root=/data/mnist")
     evaluate.add_argument("--metrics", help="comma-separated: fid,is,kid,pr,dc,parzen,modes (default fid,is,kid,pr,dc; "
@@ -301,7 +304,7 @@ def _eval(args: argparse.Namespace) -> int:
     if bad:
         raise UserError(f"gankit eval --set takes data.KEY=VALUE settings of the --against data, got {bad[0]!r}")
     if args.set and args.against is None:
-        raise UserError("--set data.KEY=VALUE refines --against DATA; name the data set with --against")
+        raise UserError("--set data.KEY=VALUE refines --against DATA_OR_FOLDER; name the reference with --against")
     metrics = None if args.metrics is None else [m.strip() for m in args.metrics.split(",") if m.strip()]
     if metrics == []:
         raise UserError(f"--metrics {args.metrics!r} names no metric (e.g. --metrics fid,kid)")

@@ -196,6 +196,11 @@ DataConfig = Annotated[
     Field(discriminator="name"),
 ]
 
+def data_models() -> dict[str, type[BaseModel]]:
+    """Every `data.name` a config may give (in the order of `DataConfig`) and the model it selects."""
+    return {tag: model for model in _models_in(DataConfig) for tag in _tags_of(model)[1]}
+
+
 # ---------------------------------------------------------------------------------------- nets
 
 

@@ -12,19 +12,27 @@ refused, as their numbers cannot be compared.
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gankit.config import build_data_config
-from gankit.data.images import REPLACE_ADVICE, ImageSource, in_random_order, load_folder
+from gankit.config import DataConfig, apply_overrides, build_data_config, data_models
+from gankit.data.images import (
+    REPLACE_ADVICE,
+    TRAINING_ADVICE,
+    ImageSource,
+    folder_shape,
+    in_random_order,
+    load_folder,
+)
 from gankit.errors import UserError
 from gankit.metrics.evaluator import build_evaluator
 from gankit.metrics.inception_score import SPLITS as IS_SPLITS
 from gankit.metrics.neighbours import neighbour_grid
 from gankit.metrics.reference import reference_from_data
-from gankit.sample import load_run_generator
+from gankit.sample import RunGenerator, load_run_generator
 from gankit.train.files import atomic_write_text
 from gankit.train.run import is_run, pick_device
 
@@ -63,18 +71,11 @@ def run_eval(req: EvalRequest) -> dict[str, Any]:
     if run is None and not req.source.is_dir():
         raise UserError(f"{req.source} is neither a gankit run folder nor a folder of images")
     if run is None and req.against is None:
-        raise UserError(f"evaluating the images in {req.source} needs --against DATA (e.g. --against mnist)")
+        raise UserError(f"evaluating the images in {req.source} needs --against DATA_OR_FOLDER (e.g. --against mnist, or --against FOLDER of reference images)")
     if run is not None and not isinstance(run.source, ImageSource):
         raise UserError(f"{req.source} trained on {run.cfg.data.name}, which is not images; image metrics need images")
 
-    if req.against is None:
-        data_cfg = run.cfg.data
-    else:
-        data_cfg = build_data_config({"name": req.against}, req.data_overrides)
-        if "resolution" not in type(data_cfg).model_fields:
-            raise UserError(f"--against {req.against} is not an image set; image metrics need images")
-        if run is not None:  # the reference at the run's size, unless --set says otherwise
-            data_cfg = build_data_config({"name": req.against, "resolution": run.source.shape[-1]}, req.data_overrides)
+    data_cfg = run.cfg.data if req.against is None else against_config(req.against, req.data_overrides, run)
     reference = reference_from_data(data_cfg, run.source if run is not None and req.against is None else None)
 
     if run is not None:
@@ -125,6 +126,39 @@ def run_eval(req: EvalRequest) -> dict[str, Any]:
         atomic_write_text(out, json.dumps(merged, indent=2) + "\n")
         record["written"] = str(out)
     return record
+
+
+def against_config(against: str, overrides: list[str], run: RunGenerator | None) -> DataConfig:
+    """The reference data `--against` names: a data set's name, or a folder of images (a path, as
+    pytorch-fid takes two; a folder named like a data set is `./NAME`), refined by `--set data.*`.
+    The reference is served at the run's size and channels when a run is measured; for a folder of
+    images measured against a folder, at the reference images' own size (refusing mixed sizes) and
+    channels, unless `--set data.resolution` / `data.channels` says otherwise."""
+    known = data_models()
+    if against in known:
+        raw: dict[str, Any] = {"name": against}
+    elif any(sep in against for sep in ("/", os.sep)) or Path(against).is_dir():
+        if not Path(against).is_dir():
+            raise UserError(f"--against {against} is neither a data set ({', '.join(known)}) nor a folder of images")
+        raw = {"name": "folder", "path": against}
+    else:
+        raw = {"name": against}  # validation names the data sets it could be
+    if raw["name"] in known and "resolution" not in known[raw["name"]].model_fields:
+        raise UserError(f"--against {against} is not an image set; image metrics need images")
+    if run is not None:
+        raw["resolution"] = run.source.shape[-1]
+        if raw["name"] == "folder":
+            raw["channels"] = run.source.shape[0]
+    raw = apply_overrides({"data": raw}, overrides)["data"]
+    if raw.get("name") == "folder" and isinstance(raw.get("path"), str) and not {"resolution", "channels"} <= raw.keys():
+        channels, sides = folder_shape(Path(raw["path"]), raw.get("skip_corrupt") is True, TRAINING_ADVICE)
+        if "resolution" not in raw and len(sides) > 1:
+            (a, first), (b, other) = list(sides.items())[:2]
+            raise UserError(f"the images under {raw['path']} have different sizes (short side {a} in {first.name}, "
+                            f"{b} in {other.name}); give the size to serve them at with --set data.resolution=N")
+        raw.setdefault("resolution", next(iter(sides)))
+        raw.setdefault("channels", channels)
+    return build_data_config(raw)
 
 
 def _earlier_evaluation(path: Path, settings: dict[str, Any]) -> dict[str, Any]:

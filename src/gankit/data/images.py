@@ -9,8 +9,11 @@ what the step-counted GAN recipes assume and what makes resuming exact without e
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -93,24 +96,16 @@ def load_folder(
     path: Path, resolution: int, channels: int, skip_corrupt: bool, advice: str = TRAINING_ADVICE
 ) -> Tensor:
     """Every image under `path` (recursive, sorted), resized so its short side is `resolution` and
-    centre-cropped to a square. A corrupt file stops the load with its name and `advice` (what the
-    calling command lets the user do about it), or is skipped with a warning when `skip_corrupt` is
-    set."""
-    from PIL import Image, UnidentifiedImageError
-
-    if not path.is_dir():
-        raise UserError(f"image folder {path} does not exist or is not a folder")
-    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if not files:
-        raise UserError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found under {path}")
+    centre-cropped to a square. A file Pillow cannot read stops the load with its name and `advice`
+    (what the calling command lets the user do about it), or is skipped with a warning when
+    `skip_corrupt` is set."""
+    files = image_files(path)
     mode = "RGB" if channels == 3 else "L"
     arrays = []
     for file in files:
         try:
-            with Image.open(file) as image:
-                image.load()
-                arrays.append(_square(image.convert(mode), resolution))
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            arrays.append(_square(read_image(file).convert(mode), resolution))
+        except UnreadableImage as exc:
             if not skip_corrupt:
                 raise UserError(f"corrupt image {file}: {exc} ({advice})") from None
             print(f"gankit: warning: skipping corrupt image {file}: {exc}", file=sys.stderr)
@@ -120,6 +115,82 @@ def load_folder(
     if stacked.ndim == 3:
         stacked = stacked[:, :, :, None]
     return torch.from_numpy(stacked).permute(0, 3, 1, 2).contiguous()
+
+
+def image_files(path: Path) -> list[Path]:
+    """The image files under `path` (recursive, sorted); a missing or empty folder is refused."""
+    if not path.is_dir():
+        raise UserError(f"image folder {path} does not exist or is not a folder")
+    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise UserError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found under {path}")
+    return files
+
+
+class UnreadableImage(Exception):
+    """A file Pillow could not open or decode; its message says why in one line."""
+
+
+GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")  # Pillow modes that hold one channel of values
+
+
+def read_image(file: Path):
+    """The decoded image in `file` (a PIL image); any failure is an `UnreadableImage`."""
+    from PIL import Image
+
+    with _pillow_failures():
+        with Image.open(file) as image:
+            image.load()
+            return image.copy()  # closing the file releases the decoded original
+
+
+def image_header(file: Path) -> tuple[str, tuple[int, int]]:
+    """(Pillow mode, (width, height)) of the image in `file`, from its header alone: cheap enough
+    to ask of every file of a folder. Any failure is an `UnreadableImage`."""
+    from PIL import Image
+
+    with _pillow_failures():
+        with Image.open(file) as image:
+            return image.mode, image.size
+
+
+@contextlib.contextmanager
+def _pillow_failures() -> Iterator[None]:
+    """Whatever Pillow raises while opening or decoding becomes an `UnreadableImage`: a user's
+    folder may hold anything, and a broken or hostile file raises a zoo of types (OSError,
+    SyntaxError, ValueError, struct.error, EOFError, IndexError, ...). An image above Pillow's
+    decompression-bomb limit (`Image.MAX_IMAGE_PIXELS`, about 89 million pixels) is refused before
+    its pixels are decoded, rather than only warned about up to twice that size."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            yield
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise UnreadableImage(f"too large to decode safely ({first_line(exc)})") from None
+    except Exception as exc:  # see the docstring: every failure while decoding is the file's
+        raise UnreadableImage(f"{type(exc).__name__}: {first_line(exc)}") from None
+
+
+def folder_shape(path: Path, skip_corrupt: bool, advice: str) -> tuple[int, dict[int, Path]]:
+    """What serves the images under `path` at their own size, read from their headers: 1 channel
+    when every image is grey, else 3, and each short side they have (they are centre-cropped to
+    squares) with the first file that has it. A file Pillow cannot read is named with `advice`, or
+    passed over when `skip_corrupt` is set."""
+    grey, sides = True, {}
+    for file in image_files(path):
+        try:
+            mode, size = image_header(file)
+        except UnreadableImage as exc:
+            if not skip_corrupt:
+                raise UserError(f"corrupt image {file}: {exc} ({advice})") from None
+            continue
+        grey = grey and mode in GREY_MODES
+        sides.setdefault(min(size), file)
+    if not sides:
+        raise UserError(f"every image under {path} is corrupt")
+    return (1 if grey else 3), sides
 
 
 def _square(image, resolution: int) -> np.ndarray:

@@ -131,15 +131,11 @@ def _advice(option: str) -> str:
 def _folder_shape(path: Path) -> tuple[int, int]:
     """(channels, resolution) of a real image folder, from its first image: grey stays grey, and the
     short side of that image sets the square size every image (real or fake) is shown at."""
-    from PIL import Image, UnidentifiedImageError
+    from gankit.data.images import GREY_MODES, UnreadableImage, image_files, image_header
 
-    from gankit.data.images import IMAGE_SUFFIXES
-
-    first = next((p for p in sorted(path.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()), None)
-    if first is None:
-        raise UserError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found under {path}")
+    first = image_files(path)[0]
     try:
-        with Image.open(first) as image:
-            return (1 if image.mode in ("1", "L", "LA", "I", "I;16", "F") else 3), min(image.size)
-    except (UnidentifiedImageError, OSError) as exc:
+        mode, size = image_header(first)
+    except UnreadableImage as exc:
         raise UserError(f"corrupt image {first}: {exc} ({_advice('--real')})") from None
+    return (1 if mode in GREY_MODES else 3), min(size)
