@@ -67,7 +67,7 @@ from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorIncepti
 from gankit.metrics.features import extract
 from gankit.metrics.fid import FeatureStats, frechet_distance
 from gankit.metrics.inception import INPUT_SIZE, InceptionFeatures
-from gankit.train.run import pick_device
+from gankit.run import pick_device
 from machine import device_name, sync
 from results_md import this_command, write_block
 

@@ -10,7 +10,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from gankit.train.files import atomic_write_text
+from gankit.files import atomic_write_text
 
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "RESULTS.md"
 HEADER = "# Measured results\n\nTables made by the scripts in `benchmarks/`, each with its command.\n\n"

@@ -37,7 +37,7 @@ import torch
 from gankit.config import RunConfig
 from gankit.errors import TrainingDiverged
 from gankit.train.distributed import Distributed
-from gankit.train.run import pick_device, train
+from gankit.run import pick_device, train
 from machine import device_name
 
 RunKey = tuple[str, int]  # (fingerprint, steps)

@@ -8,7 +8,7 @@ the same nets, losses and optimizers in the same process:
 - plain: the textbook eager loop (index a resident uint8 tensor, two backward passes, two Adam
   steps), running the same algorithm as gankit: the G update draws fresh noise (Algorithm 1 of
   Goodfellow et al. 2014), where some examples reuse the D update's fake batch and skip a G forward;
-- gankit: `gankit.train.run.build_trainer` and `Trainer.train_step`, as `gankit train` runs them.
+- gankit: `gankit.run.build_trainer` and `Trainer.train_step`, as `gankit train` runs them.
 
 It also counts the step's FLOPs with `torch.utils.flop_counter.FlopCounterMode` and reports the
 achieved TFLOP/s. Images are synthetic (random uint8, resident on the device): the data are not
@@ -33,7 +33,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from gankit.config import build_config
 from gankit.data import ImageSource
 from gankit.train.distributed import Distributed
-from gankit.train.run import build_trainer, pick_device
+from gankit.run import build_trainer, pick_device
 from machine import device_name, sync
 from results_md import this_command, write_block
 

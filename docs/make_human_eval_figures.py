@@ -42,7 +42,7 @@ from gankit.human_eval.stats import modal_exposure
 from gankit.human_eval.server import create_app
 from gankit.human_eval.store import Store
 from gankit.human_eval.study import StudyRequest, open_study
-from gankit.train.run import is_run
+from gankit.run import is_run
 
 IMAGES = Path(__file__).parent / "images"
 CHROMIUM = "/usr/bin/chromium"

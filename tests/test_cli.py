@@ -66,7 +66,7 @@ def test_sample_uses_the_ema_generator_when_kept(tmp_path, cli):
     assert any(k.startswith("technique.ema.") for k in ckpt.tensors)
     from gankit.config import build_config, load_yaml_file
     from gankit.nets import build_nets
-    from gankit.train.run import generate
+    from gankit.run import generate
 
     cfg = build_config(load_yaml_file(run / "config.yaml"))
     g, _ = build_nets(cfg.model, (2,), cfg.seed)
@@ -246,7 +246,7 @@ def test_bad_input_from_the_shell_has_no_traceback(tmp_path):
 
 
 def test_an_interrupted_run_says_what_it_left(trained_run, tmp_path, cli, monkeypatch):
-    from gankit.train import run
+    from gankit import run
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -266,7 +266,7 @@ def test_an_interrupted_run_says_what_it_left(trained_run, tmp_path, cli, monkey
     "CUDA out of memory. Tried to allocate 20.00 GiB",
 ])
 def test_running_out_of_memory_is_one_line(tmp_path, cli, monkeypatch, message):
-    from gankit.train import run
+    from gankit import run
 
     def allocate(*args, **kwargs):
         raise RuntimeError(message + "\nmore detail")
@@ -362,7 +362,7 @@ def test_a_seed_no_generator_takes_is_one_line(cli, tmp_path, argv):
 
 def test_under_torchrun_a_config_refusal_is_said_by_rank_0_and_a_rank_of_its_own_by_that_rank(tmp_path, cli, monkeypatch):
     from gankit.errors import UserError
-    from gankit.train import run
+    from gankit import run
 
     monkeypatch.setenv("RANK", "1")
     code, _, err = cli("train", "--preset", "toy-grid25", "--set", "train.stepz=3", "--out", tmp_path / "a")

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from gankit.errors import RankLost
-from gankit.train import checkpoint, run
+from gankit import run
+from gankit.train import checkpoint
 from gankit.train.distributed import Distributed
 from tests.conftest import set_args, tiny_args
 

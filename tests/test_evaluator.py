@@ -367,19 +367,20 @@ def test_a_fall_in_the_classes_covered_is_flagged_as_mode_collapse():
     assert probe.evaluate(2, images([3, 7]), None).events == []  # once per fall
 
 
-def test_nearest_neighbours_are_the_closest_rows_in_order(tmp_path):
-    from gankit.metrics.neighbours import nearest, neighbour_grid
+def test_nearest_neighbours_are_the_closest_rows_in_order():
+    from gankit.metrics.neighbours import nearest, neighbour_rows
 
     pool = torch.tensor([[0.0], [10.0], [3.0], [7.0]])
     distance, index = nearest(torch.tensor([[4.0], [9.0]]), pool, 2)
     assert index.tolist() == [[2, 3], [1, 3]] and distance.tolist() == [[1.0, 3.0], [1.0, 2.0]]
     # A generated image copied from the training set is at distance 0: a memorisation figure of 0.
     real = _images(6, 0)
-    assert neighbour_grid(tmp_path / "a.png", real[[4, 1]], real, k=2)["nn_rms"] == 0.0
+    rows, figures = neighbour_rows(real[[4, 1]], real, k=2)
+    assert figures["nn_rms"] == 0.0
+    assert rows.shape == (2, 3, *real.shape[1:]) and torch.equal(rows[:, 1], real[[4, 1]])  # itself, then the next
     brighter = (real[[4, 1]].int() + 51).clamp(max=255).to(torch.uint8)
-    rms = neighbour_grid(tmp_path / "b.png", brighter, real, k=2)["nn_rms"]
+    rms = neighbour_rows(brighter, real, k=2)[1]["nn_rms"]
     assert 0.0 < rms <= 0.2  # at most the 51/255 shift away, per pixel
-    assert (tmp_path / "a.png").stat().st_size > 0
 
 
 def test_eval_of_a_run_on_points_is_refused_in_one_line(trained_run, cli):

@@ -16,7 +16,7 @@ from gankit.train import checkpoint
 from gankit.train.distributed import Distributed
 from gankit.train.fast import FastPath
 from gankit.train.optim import make_optimizer
-from gankit.train.run import build_trainer
+from gankit.run import build_trainer
 from tests.test_image_runs import args
 
 

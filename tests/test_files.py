@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gankit.train.files import replace_folder
+from gankit.files import replace_folder
 
 
 def write_files(*names, fail_at=None):
@@ -123,7 +123,7 @@ def test_the_working_folder_with_files_is_never_swapped_out(old, monkeypatch):
 def test_a_file_write_that_fails_before_its_rename_leaves_the_old_file_and_no_debris(tmp_path, monkeypatch):
     """atomic_write_bytes writes a temporary file and renames it over the target: a failure at
     the rename (the last moment) leaves the old content whole."""
-    from gankit.train.files import atomic_write_bytes
+    from gankit.files import atomic_write_bytes
 
     target = tmp_path / "best.json"
     target.write_text("old")

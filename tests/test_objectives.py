@@ -127,7 +127,7 @@ def test_the_logged_d_outputs_are_what_the_d_loss_is_made_of(objective, d_loss_o
     """With one example per batch, the logged D(x) and D(G(z)) of a step give its D loss."""
     from gankit.config import build_config, load_preset
     from gankit.train.distributed import Distributed
-    from gankit.train.run import build_trainer
+    from gankit.run import build_trainer
 
     cfg = build_config(load_preset("toy-grid25"), [
         f"objective.name={objective}", "train.batch_size=1", "model.g.hidden=[8]", "model.d.hidden=[8]",

@@ -13,7 +13,7 @@ from gankit.errors import UserError
 from gankit.train import checkpoint
 from gankit.train.distributed import Distributed
 from gankit.train.optim import LinearDecay
-from gankit.train.run import build_trainer
+from gankit.run import build_trainer
 from tests.conftest import tiny_args
 
 
@@ -67,7 +67,7 @@ def test_simultaneous_run_resumes_exactly(tmp_path, cli):
 
 
 def test_latent_priors():
-    from gankit.train.batches import draw_latent
+    from gankit.nets.latent import draw_latent
 
     gen = torch.Generator().manual_seed(0)
     symmetric = draw_latent(4000, 3, "uniform-symmetric", gen)

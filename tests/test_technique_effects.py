@@ -24,7 +24,7 @@ from gankit.techniques.historical_averaging import HistoricalAveraging
 from gankit.techniques.instance_noise import InstanceNoise
 from gankit.techniques.label_smoothing import OneSidedLabelSmoothing
 from gankit.train.distributed import Distributed
-from gankit.train.run import build_trainer, generate
+from gankit.run import build_trainer, generate
 from gankit.train.supervised import train_supervised_only
 from tests.contexts import d_context
 

@@ -78,7 +78,7 @@ from gankit.techniques.label_smoothing import OneSidedLabelSmoothing  # noqa: E4
 from gankit.config import ModelConfig  # noqa: E402
 from gankit.nets import build_nets  # noqa: E402
 from gankit.train.distributed import Distributed  # noqa: E402
-from gankit.train.run import build_trainer  # noqa: E402
+from gankit.run import build_trainer  # noqa: E402
 
 
 def _technique(trainer, name: str):

@@ -205,7 +205,7 @@ def _train(args: argparse.Namespace) -> int:
         cfg, out, preset = _train_config(args)
     except UserError as exc:
         raise _EveryRank(str(exc)) from None
-    from gankit.train import run
+    from gankit import run
 
     device = run.pick_device(cfg.train.device)
     earlier_run = None if args.resume is not None else _identity(out / run.RUN_MARKER)
@@ -227,7 +227,7 @@ def _train_config(args: argparse.Namespace) -> tuple[RunConfig, Path, str | None
     import time
 
     from gankit import config as cfgmod
-    from gankit.train import run
+    from gankit import run
     from gankit.train.batches import check_batch_split
     from gankit.train.distributed import launched
 
@@ -266,7 +266,8 @@ def _identity(path: Path) -> tuple[int, int] | None:
 
 def _what_is_left(out: Path, earlier_run: tuple[int, int] | None) -> str:
     """What an interrupted `train` leaves in its run folder, for the message that says so."""
-    from gankit.train import checkpoint, run
+    from gankit import run
+    from gankit.train import checkpoint
 
     if earlier_run is not None and _identity(out / run.RUN_MARKER) == earlier_run:
         return f"{out} still holds the earlier run, untouched"

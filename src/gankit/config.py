@@ -34,7 +34,7 @@ from pydantic import (
 )
 
 from gankit.errors import UserError, first_line
-from gankit.train.files import atomic_write_text
+from gankit.files import atomic_write_text
 
 
 SEED_LIMIT = 2**31  # seeds are 0 ... 2³¹ − 1: the run adds small offsets, and every generator takes them

@@ -30,11 +30,12 @@ from gankit.data.images import (
 from gankit.errors import UserError
 from gankit.metrics.evaluator import build_evaluator
 from gankit.metrics.inception_score import SPLITS as IS_SPLITS
-from gankit.metrics.neighbours import neighbour_grid
+from gankit.metrics.neighbours import neighbour_rows
 from gankit.metrics.reference import reference_from_data
+from gankit.report import plots
 from gankit.sample import RunGenerator, load_run_generator
-from gankit.train.files import atomic_write_text
-from gankit.train.run import is_run, pick_device
+from gankit.files import atomic_write_text
+from gankit.run import is_run, pick_device
 
 DEFAULT_METRICS = ("fid", "is", "kid", "pr", "dc")
 
@@ -109,7 +110,9 @@ def run_eval(req: EvalRequest) -> dict[str, Any]:
     values = evaluator(fake)
     if req.neighbours is not None:  # searched among the same reference images the metrics used
         pool = reference.images[: req.reference_n]
-        values.update(neighbour_grid(req.neighbours, fake[:8], pool, 4, evaluator.features, evaluator.real_features()))
+        rows, figures = neighbour_rows(fake[:8], pool, 4, evaluator.features, evaluator.real_features())
+        plots.image_grid(req.neighbours, rows.flatten(0, 1).cpu().numpy(), columns=rows.shape[1])
+        values.update(figures)
     record = {
         "source": str(req.source),
         "step": run.step if run is not None else None,

@@ -21,8 +21,9 @@ from gankit.data import DataSource, ImageSource, make_source
 from gankit.errors import UserError, first_line
 from gankit.nets import build_nets
 from gankit.train import checkpoint
-from gankit.train.files import atomic_write_bytes, atomic_write_text, replace_folder
-from gankit.train.run import RUN_MARKER, check_made_by, generate, is_run
+from gankit.files import atomic_write_bytes, atomic_write_text, replace_folder
+from gankit.run import RUN_MARKER, check_made_by, generate, is_run
+from gankit.tensors import tensors_under
 
 FORMATS = (".npy", ".csv", ".png")
 SAMPLE_NAME = re.compile(r"\d{6}\.png")  # what a folder of samples holds: 000000.png, 000001.png, ...
@@ -56,7 +57,7 @@ def load_run_generator(run_dir: Path, step: int | None = None, with_data: bool =
         source = ImageSource.without_images(shape, tuple(cfg.data.range))
     g, _ = build_nets(cfg.model, source.shape, cfg.seed)
     prefix = "technique.ema." if any(k.startswith("technique.ema.") for k in ckpt.tensors) else "g."
-    weights = checkpoint.tensors_under(ckpt.tensors, prefix)
+    weights = tensors_under(ckpt.tensors, prefix)
     try:
         g.load_state_dict(weights)
     except RuntimeError as exc:

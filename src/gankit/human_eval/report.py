@@ -34,7 +34,7 @@ from gankit.errors import UserError
 from gankit.human_eval import stats
 from gankit.human_eval.store import Answer, Store
 from gankit.human_eval.study import Study, load_study
-from gankit.train.files import atomic_write_text
+from gankit.files import atomic_write_text
 
 ATTENTION_PASS = 0.75  # the share of attention checks a judge must get right to be counted
 TOP_IMAGES = 8

@@ -45,7 +45,7 @@ class SourceSpec:
 
 
 def _is_run(path: Path) -> bool:
-    from gankit.train.run import is_run
+    from gankit.run import is_run
 
     return is_run(path)
 

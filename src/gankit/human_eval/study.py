@@ -27,7 +27,7 @@ import numpy as np
 from gankit.errors import UserError, first_line
 from gankit.human_eval.protocol import PROTOCOLS, Protocol
 from gankit.human_eval.sources import SourceSpec, load_fake, load_real, parse_fake, parse_real
-from gankit.train.files import atomic_write_text, replace_folder
+from gankit.files import atomic_write_text, replace_folder
 
 FORMAT = "gankit-human-eval/1"
 MANIFEST = "study.json"

@@ -35,7 +35,7 @@ from safetensors.torch import save as save_safetensors
 from torch import Tensor, nn
 
 from gankit.errors import UserError
-from gankit.train.files import atomic_write_bytes
+from gankit.files import atomic_write_bytes
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DATASETS = ("mnist", "fashion-mnist", "digits")

@@ -48,7 +48,7 @@ from gankit.metrics.kid import kernel_inception_distance
 from gankit.metrics.parzen import parzen_estimate
 from gankit.metrics.prdc import prdc
 from gankit.metrics.stacked import stacked_mnist_modes
-from gankit.train.files import atomic_write_bytes
+from gankit.files import atomic_write_bytes
 
 FEATURE_METRICS = ("fid", "is", "kid", "pr", "dc")
 METRICS = (*FEATURE_METRICS, "parzen", "modes")

@@ -27,7 +27,7 @@ from safetensors.torch import save as save_safetensors
 from torch import Tensor
 
 from gankit.errors import UserError, first_line
-from gankit.train.files import atomic_write_bytes
+from gankit.files import atomic_write_bytes
 
 
 def as_features(x: Tensor, name: str, min_rows: int = 1) -> Tensor:

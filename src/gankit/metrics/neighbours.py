@@ -8,8 +8,6 @@ A sample identical to its pixel neighbour is memorised; close but not identical 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 from torch import Tensor
@@ -24,21 +22,18 @@ def nearest(queries: Tensor, pool: Tensor, k: int, block: int = 1024) -> tuple[T
     return torch.cat([f.values for f in found]), torch.cat([f.indices for f in found])
 
 
-def neighbour_grid(
-    path: Path, fake: Tensor, real: Tensor, k: int = 4, features: FeatureExtractor | None = None,
+def neighbour_rows(
+    fake: Tensor, real: Tensor, k: int = 4, features: FeatureExtractor | None = None,
     real_features: Tensor | None = None,
-) -> dict[str, float]:
-    """Save a grid, one row per generated image: the image, its k pixel-space neighbours, then its
-    k feature-space neighbours (when `features` is given). Returns the mean pixel distance to the
-    nearest neighbour, on [0, 1] pixels per pixel (RMS), as a memorisation figure."""
-    from gankit.report import plots
-
+) -> tuple[Tensor, dict[str, float]]:
+    """(rows, figures): one row of images per generated image (the image, its k pixel-space
+    neighbours, then its k feature-space neighbours when `features` is given), uint8
+    N×(1+k[+k])×C×H×W for a picture; and the mean pixel distance to the nearest neighbour, on [0, 1]
+    pixels per pixel (RMS), as a memorisation figure."""
     distance, pixel_index = nearest(fake.float() / 255, real.float() / 255, k)
     columns = [fake[:, None], real[pixel_index]]
     if features is not None:
         reference = real_features if real_features is not None else extract(features, real)[0]
         columns.append(real[nearest(extract(features, fake)[0], reference, k)[1]])
-    rows = torch.cat(columns, dim=1)
-    plots.image_grid(path, rows.flatten(0, 1).cpu().numpy(), columns=rows.shape[1])
     pixels = float(np.prod(fake.shape[1:]))
-    return {"nn_rms": float((distance[:, 0] / pixels**0.5).mean())}
+    return torch.cat(columns, dim=1), {"nn_rms": float((distance[:, 0] / pixels**0.5).mean())}

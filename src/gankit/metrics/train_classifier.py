@@ -41,7 +41,7 @@ from torch import Tensor
 from gankit.errors import UserError
 from gankit.metrics.classifier import (DATASETS, ClassifierFeatures, ClassifierNet, ClassifierSpec,
                                        prepare, save_classifier)
-from gankit.train.files import atomic_write_text
+from gankit.files import atomic_write_text
 
 DIGITS_TEST_FRACTION = 0.2
 DIGITS_SPLIT_SEED = 0

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gankit.report import plots, spread_evenly
-from gankit.train.files import atomic_write_text
+from gankit.files import atomic_write_text
 
 SAMPLE_PANELS = 6
 

@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from gankit.train.files import atomic_write_bytes  # noqa: E402
+from gankit.files import atomic_write_bytes  # noqa: E402
 
 
 def png_bytes(picture: Any) -> bytes:

@@ -22,7 +22,7 @@ from gankit.metrics.evaluator import Evaluator
 from gankit.metrics.modes import mode_coverage
 from gankit.report import plots, spread_evenly
 from gankit.techniques.base import TechniqueSet
-from gankit.train.files import atomic_write_text
+from gankit.files import atomic_write_text
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Callable
 
 from torch import Tensor, nn
 
-from gankit.train.checkpoint import tensors_under
+from gankit.tensors import tensors_under
 
 
 @dataclass

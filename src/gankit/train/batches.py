@@ -14,15 +14,7 @@ from torch import Tensor
 
 from gankit.data.source import DataSource
 from gankit.errors import UserError
-
-
-def draw_latent(n: int, z_dim: int, z_dist: str, generator: torch.Generator) -> Tensor:
-    """n latent codes from G's prior: N(0, I), U(0, 1)^z_dim or U(-1, 1)^z_dim."""
-    if z_dist == "uniform":
-        return torch.rand((n, z_dim), generator=generator)
-    if z_dist == "uniform-symmetric":
-        return torch.rand((n, z_dim), generator=generator).mul_(2).sub_(1)
-    return torch.randn((n, z_dim), generator=generator)
+from gankit.nets.latent import draw_latent
 
 
 def cycled_permutation(uniforms: Tensor, size: int) -> Tensor:

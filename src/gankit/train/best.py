@@ -13,7 +13,7 @@ from pathlib import Path
 
 from gankit.metrics.evaluator import LOWER_IS_BETTER
 from gankit.train.checkpoint import checkpoint_dir
-from gankit.train.files import atomic_write_text
+from gankit.files import atomic_write_text
 
 
 class BestCheckpoint:

@@ -24,17 +24,11 @@ from safetensors.torch import save as save_safetensors
 from torch import Tensor
 
 from gankit.errors import UserError
-from gankit.train.files import atomic_write_bytes, replace_folder
+from gankit.files import atomic_write_bytes, replace_folder
 
 WEIGHTS = "weights.safetensors"
 STATE = "state.json"
 _STEP_DIR = re.compile(r"^step-(\d{8})$")
-
-
-def tensors_under(tensors: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
-    """The tensors whose names start with `prefix` ("g.", "technique.ema."), named without it: a
-    checkpoint keeps every part of a run in one flat namespace."""
-    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
 
 
 @dataclass

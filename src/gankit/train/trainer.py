@@ -23,7 +23,7 @@ from gankit.data.source import DataSource
 from gankit.objectives.losses import Objective
 from gankit.techniques.base import DContext, GContext, TechniqueSet
 from gankit.train.batches import BatchStream
-from gankit.train.checkpoint import tensors_under
+from gankit.tensors import tensors_under
 from gankit.train.distributed import Distributed
 from gankit.train.fast import FastPath
 from gankit.train.optim import LinearDecay, join_state, split_state

@@ -29,10 +29,11 @@ from gankit.techniques.base import TechniqueSet
 from gankit.techniques.registry import build_techniques, d_classes
 from gankit.train import checkpoint
 from gankit.train.best import BestCheckpoint
-from gankit.train.batches import BatchStream, draw_latent
+from gankit.nets.latent import draw_latent
+from gankit.train.batches import BatchStream
 from gankit.train.distributed import Distributed, launched
 from gankit.train.fast import FastPath
-from gankit.train.files import atomic_write_text, holds_working_folder, replace_folder
+from gankit.files import atomic_write_text, holds_working_folder, replace_folder
 from gankit.train.logger import RunLogger
 from gankit.train.optim import LinearDecay, make_optimizer
 from gankit.train.trainer import Trainer
