@@ -11,7 +11,9 @@ import math
 import os
 import platform
 import time
+from collections.abc import Sequence
 from pathlib import Path
+
 import torch
 from torch import Tensor, nn
 
@@ -25,7 +27,7 @@ from gankit.nets import build_nets, fit_to_data
 from gankit.objectives import build_objective
 from gankit.report.html import read_metrics, write_report
 from gankit.report.probes import build_probes
-from gankit.techniques.base import TechniqueSet
+from gankit.techniques.base import Technique, TechniqueSet
 from gankit.techniques.registry import build_techniques, d_classes
 from gankit.train import checkpoint
 from gankit.train.best import BestCheckpoint
@@ -99,15 +101,26 @@ def pick_device(name: str) -> torch.device:
 
 
 def build_trainer(
-    cfg: RunConfig, dist: Distributed, device: torch.device, source: DataSource | None = None
+    cfg: RunConfig,
+    dist: Distributed,
+    device: torch.device,
+    source: DataSource | None = None,
+    *,
+    nets: tuple[nn.Module, nn.Module] | None = None,
+    techniques: Sequence[Technique] = (),
 ) -> Trainer:
-    """Everything a run trains with, from the config; `source` replaces the configured data
-    (benchmarks feed synthetic images this way)."""
+    """Everything a run trains with, from the config. `source` replaces the configured data
+    (benchmarks feed synthetic images this way); `nets`, a (G, D) pair of the user's own, replaces
+    the configured nets (D returns logits, one per example, as every objective expects); each of
+    `techniques` runs after the configured ones (see docs/api.md)."""
     source = source if source is not None else make_source(cfg.data)
     if isinstance(source, ImageSource):
         source.move_to(device)
-    g, d = build_nets(cfg.model, source.shape, cfg.seed, d_classes(cfg, source))
-    fit_to_data(g, d, cfg.model, source, cfg.seed)
+    if nets is None:
+        g, d = build_nets(cfg.model, source.shape, cfg.seed, d_classes(cfg, source))
+        fit_to_data(g, d, cfg.model, source, cfg.seed)
+    else:
+        g, d = nets
     fast = FastPath.for_device(cfg.train, device)
     g, d = fast.prepare(g.to(device)), fast.prepare(d.to(device))
     dist.broadcast_parameters(g)
@@ -123,10 +136,10 @@ def build_trainer(
     # The objective's constraints act first after a step (WGAN's weight clipping), so the
     # techniques that average D's weights (historical averaging) see the weights D really has.
     return Trainer(
-        g, d, opt_g, opt_d,
-        objective, TechniqueSet(penalties + build_techniques(cfg, g, d, source)), source, batches,
-        cfg.train.d_steps, dist, LinearDecay([opt_g, opt_d], cfg.optim.decay_start, cfg.train.steps),
-        simultaneous=cfg.train.updates == "simultaneous", fast=fast,
+        g=g, d=d, opt_g=opt_g, opt_d=opt_d, objective=objective,
+        techniques=TechniqueSet([*penalties, *build_techniques(cfg, g, d, source), *techniques]), source=source, batches=batches,
+        dist=dist, schedule=LinearDecay([opt_g, opt_d], cfg.optim.decay_start, cfg.train.steps), fast=fast,
+        d_steps=cfg.train.d_steps, simultaneous=cfg.train.updates == "simultaneous",
     )
 
 

@@ -22,16 +22,20 @@ from torch import Tensor, nn
 from gankit.data.source import DataSource
 from gankit.objectives.losses import Objective
 from gankit.techniques.base import DContext, GContext, TechniqueSet
-from gankit.train.batches import BatchStream
 from gankit.tensors import tensors_under
+from gankit.train.batches import BatchStream
 from gankit.train.distributed import Distributed
 from gankit.train.fast import FastPath
 from gankit.train.optim import LinearDecay, join_state, split_state
 
 
 class Trainer:
+    """One GAN's training state and its step. Built by keyword (`gankit.run.build_trainer` does it
+    from a config); the nets, optimizers, objective and techniques may be any that fit the hooks."""
+
     def __init__(
         self,
+        *,
         g: nn.Module,
         d: nn.Module,
         opt_g: torch.optim.Optimizer,
@@ -40,11 +44,11 @@ class Trainer:
         techniques: TechniqueSet,
         source: DataSource,
         batches: BatchStream,
-        d_steps: int,
         dist: Distributed,
         schedule: LinearDecay,
-        simultaneous: bool,
         fast: FastPath,
+        d_steps: int = 1,
+        simultaneous: bool = False,
     ) -> None:
         self.g, self.d = g, d
         self.opt_g, self.opt_d = opt_g, opt_d
