@@ -104,12 +104,14 @@ def main() -> int:
         space = record["feature_space"] or f"{record['modes_scored_by']} per channel"
         lines.append(f"| {name} (step {record['step']}) | {space} | {shown} | {PUBLISHED.get(name, '-')} | {seconds:.0f} |")
     lines.append(
-        f"| MNIST training images as the samples (a check of the estimator) | pixels | parzen {real.mean:.4g} ± {real.stderr:.2g}, "
-        f"parzen_sigma {real.sigma:.4g} | Theis et al. 2016, Table 1 (transcribed): 243 for the true distribution, 10,000 samples | "
+        f"| MNIST training images as the samples (a check of the estimator) | pixels | "
+        f"parzen {real.mean:.4g} ± {real.stderr:.2g}, parzen_sigma {real.sigma:.4g} | "
+        "Theis et al. 2016, Table 1 (transcribed): 243 for the true distribution, 10,000 samples | "
         f"{real_seconds:.0f} |"
     )
-    lines += ["", "Parzen is measured in pixel space ([0, 1] pixels, σ in those units) whatever the feature space column says; "
-              "the other metrics in that feature space, on 10,000 generated vs 10,000 training images (Stacked MNIST: 26,000 samples)."]
+    lines += ["", "Parzen is measured in pixel space ([0, 1] pixels, σ in those units) whatever the feature space "
+              "column says; the other metrics in that feature space, on 10,000 generated vs 10,000 training images "
+              "(Stacked MNIST: 26,000 samples)."]
     lines += ["", "Each row: `" + "`; `".join(shlex.join(c[:2] + ["RUN"] + c[3:-2]) for *_, c in rows) + "`"]
     body = "\n".join(lines)
     print(body)

@@ -19,7 +19,8 @@ What it measures (Salimans et al., "Improved Techniques for Training GANs", Neur
   on MNIST (b) under 2% error (the paper: 0.93%), on both data sets (b) at least 10 points better
   than (a).
 
-Why: the paper's ablation (its Table 3: Inception Scores on CIFAR-10) says which technique buys what; this says whether the same holds in gankit's implementation and budget, beside the
+Why: the paper's ablation (its Table 3: Inception Scores on CIFAR-10) says which technique buys
+what; this says whether the same holds in gankit's implementation and budget, beside the
 baseline it claims to improve, over seeds rather than one lucky run, and whether the K+1 GAN is
 worth its cost over plain supervised training on the same few labels. Every row is unsupervised
 (the paper's "Our methods" used labels), so the paper's "−L" row is our full combination, and its
@@ -270,7 +271,8 @@ TIME_HEAD = "CPU s per run | wall s per run"
 
 def fashion_table(cells: list[GanCell], space: str) -> str:
     head = (
-        f"| variant | techniques | the paper's row (Table 3) | FID, median (min–max) | IS, median (min–max) | seeds | diverged | {TIME_HEAD} |\n"
+        "| variant | techniques | the paper's row (Table 3) | FID, median (min–max) | IS, median (min–max) "
+        f"| seeds | diverged | {TIME_HEAD} |\n"
         "|---|---|---|---|---|---|---|---|---|\n"
     )
     return (
@@ -463,7 +465,8 @@ def main() -> int:
     if "ssl" in args.parts:
         budgets["ssl"] = {f"{dataset}, (b) (preset {preset})": describe_budget(ssl_config(dataset, 0, args.steps))
                           for dataset, preset in SSL_PRESETS.items()}
-        budgets["ssl"]["(a)"] = f"(b)'s D net, D optimizer and batch size (100: the 100 labelled images, drawn without replacement), {supervised_steps} steps"
+        budgets["ssl"]["(a)"] = ("(b)'s D net, D optimizer and batch size (100: the 100 labelled images, "
+                                 f"drawn without replacement), {supervised_steps} steps")
     modes_total = len(make_source(gan_config("grid", (), 0, None, args.space).data).centres)
 
     with contextlib.ExitStack() as stack:

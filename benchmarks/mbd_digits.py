@@ -50,7 +50,8 @@ def table(rows: list[tuple[float, int, list[Trained], list[Trained]]]) -> str:
     """A row per setting. A diverged run counts the classes of its last evaluation before the
     non-finite loss, so the last column says how many runs that applies to."""
     lines = [
-        "| Adam lr, steps | seeds | classes without it | classes with it | mean without / with | seeds where it covered more | diverged runs |",
+        "| Adam lr, steps | seeds | classes without it | classes with it | mean without / with "
+        "| seeds where it covered more | diverged runs |",
         "|---|---|---|---|---|---|---|",
     ]
     for lr, steps, plain, with_mbd in rows:

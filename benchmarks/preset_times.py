@@ -80,7 +80,8 @@ def main() -> int:
             "## Presets end to end on a CPU (`benchmarks/preset_times.py`)\n\n"
             f"Made by `{command}` on {time.strftime('%Y-%m-%d')}; machine: {os.cpu_count()}-core CPU "
             f"({platform.machine()}), OMP_NUM_THREADS={threads}, 1-minute load average {load:.1f} at the end "
-            "(one run using both cores gives about 2; more means other work shared them). Wall seconds: `gankit train` end to end.\n\n" + table
+            "(one run using both cores gives about 2; more means other work shared them). "
+            "Wall seconds: `gankit train` end to end.\n\n" + table
         ))
     return 0
 

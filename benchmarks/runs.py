@@ -36,8 +36,8 @@ import torch
 
 from gankit.config import RunConfig
 from gankit.errors import TrainingDiverged
-from gankit.train.distributed import Distributed
 from gankit.run import pick_device, train
+from gankit.train.distributed import Distributed
 from machine import device_name
 
 RunKey = tuple[str, int]  # (fingerprint, steps)

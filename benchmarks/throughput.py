@@ -32,8 +32,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from gankit.config import build_config
 from gankit.data import ImageSource
-from gankit.train.distributed import Distributed
 from gankit.run import build_trainer, pick_device
+from gankit.train.distributed import Distributed
 from machine import device_name, sync
 from results_md import this_command, write_block
 

@@ -39,7 +39,6 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from gankit.config import ObjectiveName, RunConfig, build_config, load_preset
 from gankit.data import make_source
 from results_md import RESULTS, print_tables, this_command, write_block

@@ -34,6 +34,19 @@ def tiny_args(*extra: str) -> list[str]:
     return set_args(*TINY, *extra)
 
 
+# A DCGAN pair on the 8×8 digits, small enough to train in a second: the image runs' fixture.
+DIGITS_DCGAN = [
+    "data.name=digits", "model.z_dim=8", "model.g.kind=dcgan", "model.g.width=8",
+    "model.d.kind=dcgan", "model.d.width=8", "train.steps=6", "train.batch_size=16",
+    "log.every=2", "log.eval_every=3", "log.checkpoint_every=3",
+]
+
+
+def digits_args(*extra: str) -> list[str]:
+    """`--set` arguments of the digits DCGAN run (on top of the dcgan-fashion preset), plus `extra`."""
+    return set_args(*DIGITS_DCGAN, *extra)
+
+
 @pytest.fixture
 def cli(capsys):
     """Run `gankit ...` in-process; returns (exit status, stdout, stderr)."""

@@ -64,11 +64,11 @@ def test_sample_uses_the_ema_generator_when_kept(tmp_path, cli):
     cli("train", "--preset", "toy-ring8", "--out", run, *tiny_args("train.ema=0.5"))
     ckpt = checkpoint.load(run)
     assert any(k.startswith("technique.ema.") for k in ckpt.tensors)
-    from gankit.config import build_config, load_yaml_file
+    from gankit.config import load_run_config
     from gankit.nets import build_nets
     from gankit.run import generate
 
-    cfg = build_config(load_yaml_file(run / "config.yaml"))
+    cfg = load_run_config(run / "config.yaml")
     g, _ = build_nets(cfg.model, (2,), cfg.seed)
     g.load_state_dict({k[len("technique.ema."):]: v for k, v in ckpt.tensors.items() if k.startswith("technique.ema.")})
     cli("sample", run, "-n", 50, "--out", tmp_path / "e.npy", "--seed", 3)
@@ -361,8 +361,8 @@ def test_a_seed_no_generator_takes_is_one_line(cli, tmp_path, argv):
 
 
 def test_under_torchrun_a_config_refusal_is_said_by_rank_0_and_a_rank_of_its_own_by_that_rank(tmp_path, cli, monkeypatch):
-    from gankit.errors import UserError
     from gankit import run
+    from gankit.errors import UserError
 
     monkeypatch.setenv("RANK", "1")
     code, _, err = cli("train", "--preset", "toy-grid25", "--set", "train.stepz=3", "--out", tmp_path / "a")

@@ -180,29 +180,68 @@ def test_switching_optimizer_or_activation_drops_the_presets_settings_of_the_old
     assert cfg.optim.g.momentum == 0.9
 
 
-def test_a_run_saved_before_a_setting_was_refused_still_loads():
-    """Saved configs hold what they trained with: an ignored setting there is no reason to refuse
-    the run its resume, samples or evaluations."""
-    raw = build_config(load_preset("goodfellow-mnist")).to_dict()
+def test_a_config_saved_before_versions_is_migrated_to_one_the_strict_schema_takes():
+    """Saved configs hold what they trained with: a setting that was merely ignored then is reset
+    by `migrate` (it changes nothing the run computes), so the run still resumes, samples and
+    evaluates, while a new config with the same settings is refused."""
+    from gankit.config import CONFIG_VERSION, migrate
+
+    raw = build_config(load_preset("goodfellow-mnist")).to_dict()  # a version-1 file: no version key
     raw["optim"]["g"]["betas"] = [0.5, 0.999]  # left by an Adam preset switched to SGD, before
     raw["model"]["g"]["maxout_pieces"] = 3
     raw["log"]["features"] = "mnist"
-    raw["log"]["best"] = "kl"
-    cfg = build_config(raw, saved=True)
-    assert tuple(cfg.optim.g.betas) == (0.5, 0.999) and cfg.log.best == "kl"
+    raw["log"]["best"] = "high_quality"
     with pytest.raises(UserError, match="applies to activation=maxout only|betas apply to adam only"):
-        build_config(raw)  # a new config with the same settings is refused
+        build_config(raw)
+    migration = migrate(raw)
+    assert migration.saved_as == 1 and "version" not in migration.raw
+    assert migration.reset == {"model.g.maxout_pieces": 3, "optim.g.betas": [0.5, 0.999]}
+    cfg = build_config(migration.raw)
+    assert cfg.model.g.maxout_pieces == 2 and tuple(cfg.optim.g.betas) == (0.9, 0.999)
+    assert cfg.log.features == "auto" and cfg.log.best is None
+    assert migrate({**cfg.to_dict(), "version": CONFIG_VERSION}).raw == cfg.to_dict()  # today's files: untouched
 
 
-def test_a_resume_setting_typed_now_gets_no_leniency_of_the_saved_file():
-    from gankit.config import RunConfig
+def test_a_checkpoint_of_before_versions_is_checked_by_the_fingerprint_it_recorded():
+    """Version-1 checkpoints hashed only non-default values, with the ignored settings as saved;
+    today's hash every value, so a later change of a default cannot change their meaning."""
+    import hashlib
+    import json
 
-    raw = build_config(load_preset("dcgan-mnist")).to_dict()
+    from gankit.config import migrate
+    from gankit.config.schema import _without_resumable
+
+    raw = build_config(load_preset("goodfellow-mnist")).to_dict()
+    raw["model"]["g"]["maxout_pieces"] = 3
+    migration = migrate(raw)
+    cfg = build_config(migration.raw)
+    cfg._reset_by_migration = migration.reset
+    old = _without_resumable(cfg.model_dump(mode="json", exclude_defaults=True))
+    old.setdefault("model", {}).setdefault("g", {})["maxout_pieces"] = 3  # as gankit 1 validated the file
+    assert cfg.fingerprint(1) == hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()[:16]
+    assert cfg.fingerprint() != cfg.fingerprint(1)
+    assert build_config(migration.raw, ["train.steps=99"]).fingerprint() == cfg.fingerprint()
+    assert build_config(migration.raw, ["model.z_dim=7"]).fingerprint() != cfg.fingerprint()
+
+
+@pytest.mark.parametrize("version, message", [(9, "saved by a newer gankit; this one reads up to 2"),
+                                              ("two", "config version must be a whole number from 1 to 2")])
+def test_a_config_version_gankit_cannot_read_is_one_line(version, message):
+    from gankit.config import migrate
+
+    with pytest.raises(UserError, match=message):
+        migrate({"version": version, "data": {"name": "ring"}})
+
+
+def test_a_resume_setting_typed_now_is_checked_strictly():
+    from gankit.config import RunConfig, migrate
+
+    raw = migrate(build_config(load_preset("dcgan-mnist")).to_dict()).raw
     with pytest.raises(UserError, match="log.best=kl is not a metric this run reports"):
-        build_config(raw, ["log.best=kl"], saved=True)
+        build_config(raw, ["log.best=kl"])
     with pytest.raises(UserError, match="log.features=digits is the feature space of log.metrics"):
-        build_config(raw, ["log.features=digits"], saved=True)
-    assert isinstance(build_config(raw, ["log.every=7"], saved=True), RunConfig)
+        build_config(raw, ["log.features=digits"])
+    assert isinstance(build_config(raw, ["log.every=7"]), RunConfig)
 
 
 def test_a_setting_typed_with_its_switch_is_kept_and_refused_when_it_does_not_apply():

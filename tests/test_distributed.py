@@ -10,8 +10,8 @@ import sys
 import pytest
 import torch
 
-from gankit.errors import RankLost
 from gankit import run
+from gankit.errors import RankLost
 from gankit.train import checkpoint
 from gankit.train.distributed import Distributed
 from tests.conftest import set_args, tiny_args
@@ -118,7 +118,9 @@ def test_a_collective_that_loses_its_partner_raises_rank_lost(monkeypatch, cli, 
         raise RuntimeError("[pair.cc:561] Connection closed by peer [127.0.0.1]:29500\nThis is typically caused by a crash.")
 
     monkeypatch.setattr(torch.distributed, "barrier", closed)
-    with pytest.raises(RankLost, match=r"^rank 1: stopped: a collective failed, .* \(barrier: \[pair.cc:561\] Connection closed by peer \[127.0.0.1\]:29500\)$"):
+    expected = (r"^rank 1: stopped: a collective failed, .* "
+                r"\(barrier: \[pair.cc:561\] Connection closed by peer \[127.0.0.1\]:29500\)$")
+    with pytest.raises(RankLost, match=expected):
         Distributed(rank=1, world_size=2).barrier()
 
     def lost(*args, **kwargs):

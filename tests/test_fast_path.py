@@ -12,16 +12,16 @@ import pytest
 import torch
 
 from gankit.config import OptimizerConfig, build_config, load_preset
+from gankit.run import build_trainer
 from gankit.train import checkpoint
 from gankit.train.distributed import Distributed
 from gankit.train.fast import FastPath
 from gankit.train.optim import make_optimizer
-from gankit.run import build_trainer
-from tests.test_image_runs import args
+from tests.conftest import digits_args
 
 
 def _trainer(*extra: str, fast: FastPath | None = None):
-    cfg = build_config(load_preset("dcgan-fashion"), args(*extra)[1::2])
+    cfg = build_config(load_preset("dcgan-fashion"), digits_args(*extra)[1::2])
     trainer = build_trainer(cfg, Distributed(), torch.device("cpu"))
     if fast is not None:  # rebuild the parts the fast path touches, as build_trainer does on CUDA
         trainer.fast = fast
@@ -36,7 +36,7 @@ def _run(trainer, steps: int = 3) -> dict[str, torch.Tensor]:
 
 
 def test_auto_picks_nothing_on_a_cpu():
-    cfg = build_config(load_preset("dcgan-fashion"), args()[1::2]).train
+    cfg = build_config(load_preset("dcgan-fashion"), digits_args()[1::2]).train
     assert FastPath.for_device(cfg, torch.device("cpu")) == FastPath("cpu")
     bf16 = FastPath.for_device(cfg.model_copy(update={"precision": "bf16"}), torch.device("cpu"))
     assert bf16.autocast_dtype is torch.bfloat16 and not bf16.channels_last and not bf16.fused
@@ -68,8 +68,8 @@ def test_a_fast_run_checkpoints_plain_tensors_and_resumes(tmp_path, cli, monkeyp
         lambda cls, cfg, device: dataclasses.replace(real_for_device(cfg, device), channels_last=True, fused=True)
     ))
     straight, split = tmp_path / "straight", tmp_path / "split"
-    assert cli("train", "--preset", "dcgan-fashion", "--out", straight, *args())[0] == 0
-    assert cli("train", "--preset", "dcgan-fashion", "--out", split, *args("train.steps=3"))[0] == 0
+    assert cli("train", "--preset", "dcgan-fashion", "--out", straight, *digits_args())[0] == 0
+    assert cli("train", "--preset", "dcgan-fashion", "--out", split, *digits_args("train.steps=3"))[0] == 0
     assert cli("train", "--resume", split, "--set", "train.steps=6")[0] == 0
     a, b = checkpoint.load(straight), checkpoint.load(split)
     assert all(t.is_contiguous() for t in a.tensors.values())

@@ -9,24 +9,14 @@ import yaml
 from PIL import Image
 
 from gankit.train import checkpoint
-from tests.conftest import set_args
+from tests.conftest import DIGITS_DCGAN, digits_args, set_args
 from tests.imagedata import write_idx_set
-
-DIGITS_DCGAN = [
-    "data.name=digits", "model.z_dim=8", "model.g.kind=dcgan", "model.g.width=8",
-    "model.d.kind=dcgan", "model.d.width=8", "train.steps=6", "train.batch_size=16",
-    "log.every=2", "log.eval_every=3", "log.checkpoint_every=3",
-]
-
-
-def args(*extra: str) -> list[str]:
-    return set_args(*DIGITS_DCGAN, *extra)
 
 
 @pytest.fixture
 def digits_run(tmp_path, cli):
     run = tmp_path / "digits"
-    code, _, err = cli("train", "--preset", "dcgan-fashion", "--out", run, *args("train.ema=0.9"))
+    code, _, err = cli("train", "--preset", "dcgan-fashion", "--out", run, *digits_args("train.ema=0.9"))
     assert code == 0, err
     return run
 
@@ -87,8 +77,8 @@ def test_sample_writes_a_grid_a_folder_and_an_array(digits_run, tmp_path, cli, m
 
 def test_resume_is_exact_with_batch_norm_and_ema(tmp_path, cli):
     straight, split = tmp_path / "straight", tmp_path / "split"
-    assert cli("train", "--preset", "dcgan-fashion", "--out", straight, *args("train.ema=0.9"))[0] == 0
-    assert cli("train", "--preset", "dcgan-fashion", "--out", split, *args("train.ema=0.9", "train.steps=3"))[0] == 0
+    assert cli("train", "--preset", "dcgan-fashion", "--out", straight, *digits_args("train.ema=0.9"))[0] == 0
+    assert cli("train", "--preset", "dcgan-fashion", "--out", split, *digits_args("train.ema=0.9", "train.steps=3"))[0] == 0
     assert cli("train", "--resume", split, "--set", "train.steps=6")[0] == 0
     a, b = checkpoint.load(straight), checkpoint.load(split)
     assert any("running_mean" in k for k in a.tensors)
@@ -97,8 +87,9 @@ def test_resume_is_exact_with_batch_norm_and_ema(tmp_path, cli):
 
 def test_a_run_saved_with_an_inapplicable_reference_batch_still_resumes_and_samples(digits_run, cli, tmp_path):
     """Before `reference_batch` was refused without virtual batch norm, every DCGAN net's saved
-    config held it (64); those run folders must still resume and sample."""
+    config (version 1, unnumbered) held it (64); those run folders must still resume and sample."""
     saved = yaml.safe_load((digits_run / "config.yaml").read_text())
+    del saved["version"]
     assert saved["model"]["g"]["norm"] == "batch" and saved["model"]["g"]["reference_batch"] is None
     saved["model"]["g"]["reference_batch"] = saved["model"]["d"]["reference_batch"] = 64
     (digits_run / "config.yaml").write_text(yaml.safe_dump(saved))
@@ -132,7 +123,7 @@ def test_mnist_run_through_the_data_root_variable(tmp_path, cli, monkeypatch):
 )
 def test_bad_image_input_is_one_line_and_exit_2(tmp_path, cli, extra, message):
     out = tmp_path / "run"
-    code, _, err = cli("train", "--preset", "dcgan-fashion", "--out", out, *args(*extra))
+    code, _, err = cli("train", "--preset", "dcgan-fashion", "--out", out, *digits_args(*extra))
     assert code == 2, err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import scipy.linalg
 import torch
-from pytorch_fid import fid_score
 from prdc import compute_prdc
+from pytorch_fid import fid_score
 from safetensors.torch import save as save_safetensors
 from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
 from torch_fidelity.metric_isc import isc_features_to_metric
@@ -24,7 +24,7 @@ from gankit.metrics import prdc as prdc_module
 from gankit.metrics.fid import FeatureStats, frechet_distance
 from gankit.metrics.inception_score import inception_score
 from gankit.metrics.kid import kernel_inception_distance
-from gankit.metrics.prdc import density_coverage, precision_recall, prdc
+from gankit.metrics.prdc import dc_metric, pr_metric, prdc
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -238,8 +238,11 @@ def test_prdc_matches_reference_package(k, capsys):
     for name in ("precision", "recall", "density", "coverage"):
         assert getattr(ours, name) == pytest.approx(float(ref[name]), abs=1e-6), name
     assert 0 < ours.precision < 1 and 0 < ours.recall < 1 and 0 < ours.coverage < 1
-    assert precision_recall(real, fake, k) == (ours.precision, ours.recall)
-    assert density_coverage(real, fake, k) == (ours.density, ours.coverage)
+    # the registered metrics take precision and recall at k = 3, density and coverage at k = 5
+    registered = pr_metric if k == 3 else dc_metric
+    names = ("precision", "recall") if k == 3 else ("density", "coverage")
+    inputs = types.SimpleNamespace(real_features=lambda: real, fake_features=fake)
+    assert registered(inputs) == {name: getattr(ours, name) for name in names}
 
 
 def test_prdc_row_blocks_do_not_change_the_result(monkeypatch):

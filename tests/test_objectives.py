@@ -126,8 +126,8 @@ def test_build_objective_attaches_the_right_penalty():
 def test_the_logged_d_outputs_are_what_the_d_loss_is_made_of(objective, d_loss_of):
     """With one example per batch, the logged D(x) and D(G(z)) of a step give its D loss."""
     from gankit.config import build_config, load_preset
-    from gankit.train.distributed import Distributed
     from gankit.run import build_trainer
+    from gankit.train.distributed import Distributed
 
     cfg = build_config(load_preset("toy-grid25"), [
         f"objective.name={objective}", "train.batch_size=1", "model.g.hidden=[8]", "model.d.hidden=[8]",

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
 
@@ -89,3 +93,32 @@ def test_a_resume_refused_on_corrupt_curves_leaves_the_run_as_it_was(tmp_path, c
     code, _, err = cli("train", "--resume", run, "--set", "train.steps=15")
     assert code == 2 and "figure1.json is corrupt" in err and len(err.strip().splitlines()) == 1
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+FIXTURE = Path(__file__).parent / "fixtures" / "run-v1"
+
+
+def test_a_run_saved_before_config_versions_still_resumes_exactly_and_samples(tmp_path, cli):
+    """tests/fixtures/run-v1 was trained by gankit as it was before config versions (commit
+    fd473f3: toy-ring8, tiny nets, EMA, 12 steps, checkpoints at 6 and 12). Resumed from its step 6
+    it must reach the very weights its step 12 holds, and it must sample; its config.yaml is then
+    saved at today's version."""
+    import yaml
+
+    from gankit.config import CONFIG_VERSION
+
+    run = tmp_path / "run"
+    shutil.copytree(FIXTURE, run)
+    assert "version" not in yaml.safe_load((run / "config.yaml").read_text())
+    expected = checkpoint.load(run, 12)
+    shutil.rmtree(run / "checkpoints" / "step-00000012")
+    code, _, err = cli("train", "--resume", run, "--set", "log.eval_every=100")
+    assert code == 0, err
+    resumed = checkpoint.load(run)
+    assert resumed.step == 12 and resumed.tensors.keys() == expected.tensors.keys()
+    assert [k for k in expected.tensors if not torch.equal(expected.tensors[k], resumed.tensors[k])] == []
+    assert yaml.safe_load((run / "config.yaml").read_text())["version"] == CONFIG_VERSION
+    # both its version-1 checkpoint and the new one load for sampling
+    for step in (6, 12):
+        assert cli("sample", run, "-n", 5, "--step", step, "--out", tmp_path / f"s{step}.npy")[0] == 0
+        assert np.load(tmp_path / f"s{step}.npy").shape == (5, 2)

@@ -10,10 +10,10 @@ import torch.nn.functional as F
 
 from gankit.config import build_config, load_preset
 from gankit.errors import UserError
+from gankit.run import build_trainer
 from gankit.train import checkpoint
 from gankit.train.distributed import Distributed
 from gankit.train.optim import LinearDecay
-from gankit.run import build_trainer
 from tests.conftest import tiny_args
 
 

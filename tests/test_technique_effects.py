@@ -13,18 +13,18 @@ import torch
 import yaml
 from torch import nn
 
-from gankit.config import MLPConfig, MinibatchConfig, build_config, load_preset
+from gankit.config import MinibatchConfig, MLPConfig, build_config, load_preset
 from gankit.metrics.classes import class_coverage
 from gankit.metrics.classifier import load_classifier
 from gankit.nets.mlp import MLPDiscriminator, MLPGenerator
 from gankit.objectives.losses import OBJECTIVES
+from gankit.run import build_trainer, generate
 from gankit.techniques.base import GContext
 from gankit.techniques.feature_matching import FeatureMatching
 from gankit.techniques.historical_averaging import HistoricalAveraging
 from gankit.techniques.instance_noise import InstanceNoise
 from gankit.techniques.label_smoothing import OneSidedLabelSmoothing
 from gankit.train.distributed import Distributed
-from gankit.run import build_trainer, generate
 from gankit.train.supervised import train_supervised_only
 from tests.contexts import d_context
 

@@ -8,12 +8,29 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 import yaml
+from torch import nn
 
-from gankit.config import MinibatchConfig, build_config, load_preset
+from gankit.config import MinibatchConfig, ModelConfig, build_config, load_preset
+from gankit.data.images import ImageSource
 from gankit.errors import UserError
+from gankit.nets import build_nets
 from gankit.nets.discriminator import MinibatchDiscrimination
-from gankit.nets.layers import initialise_from_data
+from gankit.nets.layers import VirtualBatchNorm2d, initialise_from_data
+from gankit.objectives.losses import OBJECTIVES
+from gankit.run import build_trainer
+from gankit.techniques.base import DContext, GContext
+from gankit.techniques.feature_matching import FeatureMatching
+from gankit.techniques.historical_averaging import HistoricalAveraging
+from gankit.techniques.instance_noise import InstanceNoise
+from gankit.techniques.label_smoothing import OneSidedLabelSmoothing
+from gankit.techniques.semi_supervised import SemiSupervised, balanced_subset
+from gankit.train import checkpoint
+from gankit.train.batches import BatchStream, cycled_permutation
+from gankit.train.distributed import Distributed
+from tests.conftest import digits_args
+from tests.contexts import d_context
 
 
 def test_minibatch_discrimination_matches_the_papers_sums():
@@ -65,26 +82,10 @@ def test_minibatch_discrimination_is_a_d_layer_refused_in_g_and_with_the_gradien
 
 # ------------------------------------------------------------------------------------ the hooks' math
 
-import torch.nn.functional as F  # noqa: E402
-from torch import nn  # noqa: E402
-
-from gankit.nets.layers import VirtualBatchNorm2d  # noqa: E402
-from gankit.objectives.losses import OBJECTIVES  # noqa: E402
-from gankit.techniques.base import GContext  # noqa: E402
-from gankit.techniques.feature_matching import FeatureMatching  # noqa: E402
-from gankit.techniques.historical_averaging import HistoricalAveraging  # noqa: E402
-from gankit.techniques.instance_noise import InstanceNoise  # noqa: E402
-from gankit.techniques.label_smoothing import OneSidedLabelSmoothing  # noqa: E402
-from gankit.config import ModelConfig  # noqa: E402
-from gankit.nets import build_nets  # noqa: E402
-from gankit.train.distributed import Distributed  # noqa: E402
-from gankit.run import build_trainer  # noqa: E402
-
 
 def _technique(trainer, name: str):
     """The trainer's technique called `name`."""
     return next(t for t in trainer.techniques.techniques if t.name == name)
-from tests.contexts import d_context  # noqa: E402
 
 
 class SquareFeatures(nn.Module):
@@ -162,7 +163,8 @@ def test_feature_matching_reads_the_named_layer_of_a_dcgan_d_not_the_activation_
     assert (direct < 0).any() and torch.equal(matched, direct)
 
 
-@pytest.mark.parametrize("layer, expected", [("", "at least 1 character"), ("head", "is D's output"), ("nope", "not a module of D")])
+@pytest.mark.parametrize("layer, expected",
+                         [("", "at least 1 character"), ("head", "is D's output"), ("nope", "not a module of D")])
 def test_feature_matching_needs_an_intermediate_layer_of_d(layer, expected):
     with pytest.raises(UserError, match=expected):
         cfg = build_config(load_preset("toy-grid25"), [f"techniques.feature_matching.layer={layer}"])
@@ -312,8 +314,6 @@ def test_a_virtual_batch_norm_generator_samples_each_example_independently_of_it
 
 # ------------------------------------------------------------------------------------ in a run
 
-from gankit.train import checkpoint  # noqa: E402
-from tests.test_image_runs import args as digits_args  # noqa: E402
 
 ALL_TECHNIQUES = (
     "techniques.feature_matching={}", "techniques.historical_averaging={weight: 0.01}",
@@ -338,11 +338,6 @@ def test_every_technique_together_trains_and_resumes_exactly(tmp_path, cli):
 
 
 # ------------------------------------------------------------------------------------ semi-supervised
-
-from gankit.data.images import ImageSource  # noqa: E402
-from gankit.techniques.base import DContext  # noqa: E402
-from gankit.techniques.semi_supervised import SemiSupervised, balanced_subset  # noqa: E402
-from gankit.train.batches import BatchStream, cycled_permutation  # noqa: E402
 
 
 class PixelLogits(nn.Module):

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, Sequence
 
 from gankit.errors import USER_PATH_ERRNOS, RankLost, TrainingDiverged, UserError, first_line
+from gankit.metrics.registry import default_metrics, metric_names
 
 if TYPE_CHECKING:
     from gankit.config import RunConfig
@@ -86,13 +87,14 @@ def _parser() -> argparse.ArgumentParser:
                                "data; --set data.KEY=VALUE refines it")
     evaluate.add_argument("--set", action="append", default=[], metavar="data.KEY=VALUE",
                           help="a setting of the --against data, e.g. --set data.root=/data/mnist")
-    evaluate.add_argument("--metrics", help="comma-separated: fid,is,kid,pr,dc,parzen,modes (default fid,is,kid,pr,dc; "
-                          "modes on stacked-mnist)")
+    evaluate.add_argument("--metrics", help=f"comma-separated: {','.join(metric_names())} (default "
+                          f"{','.join(default_metrics())}; modes on stacked-mnist)")
     evaluate.add_argument("--features", default="auto", help="feature space: auto, inception, mnist, fashion-mnist, digits")
     evaluate.add_argument("-n", type=int, default=10_000, help="generated images (default 10000)")
     evaluate.add_argument("--reference-n", type=int, default=10_000, help="reference images (default 10000)")
     evaluate.add_argument("--step", type=int, help="checkpoint step (default: the latest)")
-    evaluate.add_argument("--seed", type=_seed, default=0, help="seed of the latent codes, or of the images drawn from a folder (-n)")
+    evaluate.add_argument("--seed", type=_seed, default=0,
+                          help="seed of the latent codes, or of the images drawn from a folder (-n)")
     evaluate.add_argument("--inception-weights", type=Path, help="pt_inception-2015-12-05-6726825d.pth (or .safetensors)")
     evaluate.add_argument("--out", type=Path, help="JSON file (default for a run: RUN/evals/step-N-<space>.json)")
     evaluate.add_argument("--neighbours", type=Path, metavar="PNG",
@@ -234,19 +236,11 @@ def _train_config(args: argparse.Namespace) -> tuple[RunConfig, Path, str | None
     if args.resume is not None:
         if args.out is not None or args.overwrite:
             raise UserError("--resume continues the run in RUN_DIR; it takes no --out or --overwrite")
-        if not run.is_run(args.resume):
-            raise UserError(f"{args.resume} is not a gankit run folder (no run.json and config.yaml)")
-        before = cfgmod.load_run_config(args.resume / "config.yaml")
-        cfg = cfgmod.load_run_config(args.resume / "config.yaml", args.set)
-        if cfg.fingerprint() != before.fingerprint():
-            raise UserError(
-                f"on --resume only {', '.join(cfgmod.RESUMABLE_CHANGES)} may change; "
-                f"changed: {', '.join(k for k in _changed_keys(before.to_dict(), cfg.to_dict()) if not cfgmod.resumable(k))}"
-            )
+        cfg, _ = run.resumed_config(args.resume, args.set)
         preset, out = None, args.resume
     else:
         preset = args.preset if args.preset is not None else ("" if args.config else "toy-grid25")
-        raw = cfgmod.load_yaml_file(args.config) if args.config else cfgmod.load_preset(preset)
+        raw = cfgmod.load_config_file(args.config) if args.config else cfgmod.load_preset(preset)
         cfg = cfgmod.build_config(raw, args.set)
         name = preset or args.config.stem
         out = args.out or Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -275,17 +269,6 @@ def _what_is_left(out: Path, earlier_run: tuple[int, int] | None) -> str:
     if not steps:
         return "no checkpoint had been saved: nothing to resume"
     return f"its checkpoint of step {steps[-1]} is intact (resume with: gankit train --resume {out})"
-
-
-def _changed_keys(a: dict, b: dict, prefix: str = "") -> list[str]:
-    keys = []
-    for key in sorted(set(a) | set(b)):
-        left, right = a.get(key), b.get(key)
-        if isinstance(left, dict) and isinstance(right, dict):
-            keys += _changed_keys(left, right, f"{prefix}{key}.")
-        elif left != right:
-            keys.append(f"{prefix}{key}")
-    return keys
 
 
 def _sample(args: argparse.Namespace) -> int:

@@ -28,16 +28,15 @@ from gankit.data.images import (
     load_folder,
 )
 from gankit.errors import UserError
+from gankit.files import atomic_write_text
 from gankit.metrics.evaluator import build_evaluator
 from gankit.metrics.inception_score import SPLITS as IS_SPLITS
 from gankit.metrics.neighbours import neighbour_rows
 from gankit.metrics.reference import reference_from_data
+from gankit.metrics.registry import default_metrics, spreads
 from gankit.report import plots
-from gankit.sample import RunGenerator, load_run_generator
-from gankit.files import atomic_write_text
 from gankit.run import is_run, pick_device
-
-DEFAULT_METRICS = ("fid", "is", "kid", "pr", "dc")
+from gankit.sample import RunGenerator, load_run_generator
 
 
 @dataclass
@@ -72,7 +71,8 @@ def run_eval(req: EvalRequest) -> dict[str, Any]:
     if run is None and not req.source.is_dir():
         raise UserError(f"{req.source} is neither a gankit run folder nor a folder of images")
     if run is None and req.against is None:
-        raise UserError(f"evaluating the images in {req.source} needs --against DATA_OR_FOLDER (e.g. --against mnist, or --against FOLDER of reference images)")
+        raise UserError(f"evaluating the images in {req.source} needs --against DATA_OR_FOLDER "
+                        "(e.g. --against mnist, or --against FOLDER of reference images)")
     if run is not None and not isinstance(run.source, ImageSource):
         raise UserError(f"{req.source} trained on {run.cfg.data.name}, which is not images; image metrics need images")
 
@@ -86,7 +86,7 @@ def run_eval(req: EvalRequest) -> dict[str, Any]:
         images = load_folder(req.source, resolution, channels, skip_corrupt=False, advice=REPLACE_ADVICE)
         fake = in_random_order(images, req.seed)[: req.n]
 
-    metrics = req.metrics or (["modes"] if reference.stacked else list(DEFAULT_METRICS))
+    metrics = req.metrics or (["modes"] if reference.stacked else list(default_metrics()))
     if "is" in metrics and len(fake) < IS_SPLITS:
         more = "raise -n" if run is not None or len(images) > len(fake) else f"the folder holds only {len(images)}"
         raise UserError(f"the Inception Score (metric is) averages over {IS_SPLITS} splits of the generated images "
@@ -200,11 +200,11 @@ def format_table(record: dict[str, Any]) -> str:
         f"feature space: {record['feature_space'] or 'none (pixels)'}"
         + (f"; modes scored by the {record['modes_scored_by']}" if record["modes_scored_by"] else ""),
     ]
-    spreads = {"is": "is_std", "kid": "kid_std", "parzen": "parzen_se"}
+    spread_of = spreads()
     for name, value in values.items():
-        if name in spreads.values():
+        if name in spread_of.values():
             continue
-        spread = values.get(spreads.get(name, ""))
+        spread = values.get(spread_of.get(name, ""))
         shown = f"{value:.6g}" + (f" ± {spread:.3g}" if spread is not None else "")
         lines.append(f"  {name:14s} {shown}")
     if "written" in record:

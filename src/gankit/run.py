@@ -18,24 +18,24 @@ import torch
 from torch import Tensor, nn
 
 import gankit
-from gankit.config import RESUMABLE_CHANGES, RunConfig, save_config
+from gankit.config import CONFIG_VERSION, RESUMABLE_CHANGES, RunConfig, load_run_config, resumable, save_config
 from gankit.data import DataSource, ImageSource, make_source
 from gankit.errors import TrainingDiverged, UserError, first_line
+from gankit.files import atomic_write_text, holds_working_folder, replace_folder
 from gankit.metrics.evaluator import Evaluator, build_evaluator
 from gankit.metrics.reference import reference_from_data
 from gankit.nets import build_nets, fit_to_data
+from gankit.nets.latent import draw_latent
 from gankit.objectives import build_objective
 from gankit.report.html import read_metrics, write_report
 from gankit.report.probes import build_probes
 from gankit.techniques.base import Technique, TechniqueSet
 from gankit.techniques.registry import build_techniques, d_classes
 from gankit.train import checkpoint
-from gankit.train.best import BestCheckpoint
-from gankit.nets.latent import draw_latent
 from gankit.train.batches import BatchStream
+from gankit.train.best import BestCheckpoint
 from gankit.train.distributed import Distributed, launched
 from gankit.train.fast import FastPath
-from gankit.files import atomic_write_text, holds_working_folder, replace_folder
 from gankit.train.logger import RunLogger
 from gankit.train.optim import LinearDecay, make_optimizer
 from gankit.train.trainer import Trainer
@@ -167,9 +167,36 @@ def generate(g: nn.Module, n: int, z_dim: int, z_dist: str, seed: int, batch: in
 def check_made_by(ckpt: checkpoint.Checkpoint, cfg: RunConfig, run_dir: Path) -> None:
     """Refuse a checkpoint that another training configuration made (an edited config.yaml): the
     nets built from `cfg` would not be the ones it holds."""
-    if ckpt.state.get("fingerprint") != cfg.fingerprint():
+    if ckpt.state.get("fingerprint") != cfg.fingerprint(ckpt.state.get("config_version", 1)):
         raise UserError(f"checkpoint {ckpt.path} was made with another configuration than {run_dir / 'config.yaml'} "
                         f"(after a run is made only {', '.join(RESUMABLE_CHANGES)} may change)")
+
+
+def resumed_config(run_dir: Path, overrides: Sequence[str] = ()) -> tuple[RunConfig, list[str]]:
+    """(the config a resume of `run_dir` trains with, the dotted keys `overrides` changed): the
+    run's config.yaml plus `overrides`, which may change only `RESUMABLE_CHANGES` (the budget,
+    the device, logging); one that changes the training math is refused, with the keys named."""
+    if not is_run(run_dir):
+        raise UserError(f"{run_dir} is not a gankit run folder (no run.json and config.yaml)")
+    before = load_run_config(run_dir / "config.yaml")
+    cfg = load_run_config(run_dir / "config.yaml", list(overrides))
+    changed = _changed_keys(before.to_dict(), cfg.to_dict())
+    if cfg.fingerprint() != before.fingerprint():
+        raise UserError(f"on --resume only {', '.join(RESUMABLE_CHANGES)} may change; "
+                        f"changed: {', '.join(k for k in changed if not resumable(k))}")
+    return cfg, changed
+
+
+def _changed_keys(a: dict, b: dict, prefix: str = "") -> list[str]:
+    """The dotted keys whose values differ between two configs as nested dicts."""
+    keys = []
+    for key in sorted(set(a) | set(b)):
+        left, right = a.get(key), b.get(key)
+        if isinstance(left, dict) and isinstance(right, dict):
+            keys += _changed_keys(left, right, f"{prefix}{key}.")
+        elif left != right:
+            keys.append(f"{prefix}{key}")
+    return keys
 
 
 def restore(trainer: Trainer, run_dir: Path, cfg: RunConfig) -> None:
@@ -274,7 +301,8 @@ def train(
     def save() -> None:
         tensors, state = trainer.state()  # collective: every rank takes part
         if dist.is_main:
-            state.update(fingerprint=cfg.fingerprint(), gankit=gankit.__version__, torch=torch.__version__)
+            state.update(fingerprint=cfg.fingerprint(), config_version=CONFIG_VERSION, gankit=gankit.__version__,
+                         torch=torch.__version__)
             checkpoint.save(run_dir, trainer.step, tensors, state)
             best.record()
             checkpoint.prune(run_dir, cfg.log.keep_checkpoints, protect=best.protected())

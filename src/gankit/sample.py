@@ -19,11 +19,11 @@ from torch import nn
 from gankit.config import RunConfig, load_run_config
 from gankit.data import DataSource, ImageSource, make_source
 from gankit.errors import UserError, first_line
-from gankit.nets import build_nets
-from gankit.train import checkpoint
 from gankit.files import atomic_write_bytes, atomic_write_text, replace_folder
+from gankit.nets import build_nets
 from gankit.run import RUN_MARKER, check_made_by, generate, is_run
 from gankit.tensors import tensors_under
+from gankit.train import checkpoint
 
 FORMATS = (".npy", ".csv", ".png")
 SAMPLE_NAME = re.compile(r"\d{6}\.png")  # what a folder of samples holds: 000000.png, 000001.png, ...

@@ -230,7 +230,8 @@ def load_torchvision(name: str, root: Path | None, download: bool) -> tuple[Tens
         hint = "add --set data.download=true when online" if not download else "check the files"
         raise UserError(f"{name} not found under {root} ({first_line(exc)}); {hint}") from None
     except Exception as exc:  # a failed download
-        raise UserError(f"{name}: loading or downloading into {root} failed ({exc.__class__.__name__}: {first_line(exc)})") from None
+        problem = f"{exc.__class__.__name__}: {first_line(exc)}"
+        raise UserError(f"{name}: loading or downloading into {root} failed ({problem})") from None
     return _celeba_squares(data), None
 
 

@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 
 from gankit.errors import UserError
+from gankit.files import atomic_write_text
 from gankit.human_eval import stats
 from gankit.human_eval.store import Answer, Store
 from gankit.human_eval.study import Study, load_study
-from gankit.files import atomic_write_text
 
 ATTENTION_PASS = 0.75  # the share of attention checks a judge must get right to be counted
 TOP_IMAGES = 8
@@ -351,6 +351,7 @@ def _html(study: Study, report: dict[str, Any], answers: list[Answer]) -> str:
         "body{font-family:sans-serif;max-width:1000px;margin:2em auto;padding:0 1em}img{max-width:100%}"
         "pre{background:#f4f4f4;padding:0.8em;white-space:pre-wrap}.row{display:flex;flex-wrap:wrap;gap:0.6em}"
         ".row figure{margin:0;text-align:center;font-size:small}img.px{width:96px;height:96px;image-rendering:pixelated}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}.note{color:#555;font-size:small}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
+        ".note{color:#555;font-size:small}"
         "</style></head><body>" + "\n".join(parts) + "</body></html>"
     )

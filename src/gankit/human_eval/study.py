@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from gankit.errors import UserError, first_line
+from gankit.files import atomic_write_text, replace_folder
 from gankit.human_eval.protocol import PROTOCOLS, Protocol
 from gankit.human_eval.sources import SourceSpec, load_fake, load_real, parse_fake, parse_real
-from gankit.files import atomic_write_text, replace_folder
 
 FORMAT = "gankit-human-eval/1"
 MANIFEST = "study.json"
@@ -160,7 +160,8 @@ def _settings_of(request: StudyRequest) -> dict:
     if request.real is None:
         raise UserError("a new study needs --real (a data set name such as fashion-mnist, or a folder of real images)")
     if not 1 <= len(request.fakes) <= MAX_FAKES:
-        raise UserError(f"a new study needs one or two --fake sources (a run folder, RUN_DIR@STEP or an image folder), got {len(request.fakes)}")
+        raise UserError("a new study needs one or two --fake sources (a run folder, RUN_DIR@STEP or an image folder), "
+                        f"got {len(request.fakes)}")
     trials = request.trials if request.trials is not None else DEFAULT_TRIALS[protocol] * len(request.fakes)
     if trials < 2 * len(request.fakes) or trials % (2 * len(request.fakes)):
         raise UserError(f"--trials must be a positive multiple of {2 * len(request.fakes)} "
@@ -221,7 +222,8 @@ def _create(path: Path, request: StudyRequest) -> Study:
     trials, practice, attention, seed = (settings[k] for k in ("trials", "practice", "attention", "seed"))
     per_fake = request.images if request.images is not None else trials // 2 // len(fake_specs)
     if per_fake < trials // 2 // len(fake_specs):
-        raise UserError(f"--images {per_fake} is fewer than one judge sees of each fake source ({trials // 2 // len(fake_specs)})")
+        seen = trials // 2 // len(fake_specs)
+        raise UserError(f"--images {per_fake} is fewer than one judge sees of each fake source ({seen})")
     n_real = per_fake * len(fake_specs)  # as many real images as fakes, so every judge can be balanced
 
     real = load_real(real_spec)

@@ -3,23 +3,8 @@
 Used by `gankit eval` and by the metrics probe during training. It extracts the features of the
 generated images once, takes the reference features from a cache (keyed by a hash of the reference
 pixels and the feature space's name, so a changed data set or extractor can never hit an old
-entry), and computes each requested metric from them:
-
-| name   | reports                          | computed on                                        |
-| ------ | -------------------------------- | -------------------------------------------------- |
-| fid    | fid                              | features (Fréchet distance of Gaussian fits)       |
-| is     | is, is_std                       | logits of the generated images, 10 splits          |
-| kid    | kid, kid_std                     | features, 100 subsets of min(1000, N)              |
-| pr     | precision, recall                | features, k = 3 (Kynkäänniemi et al. 2019)         |
-| dc     | density, coverage                | features, k = 5 (Naeem et al. 2020)                |
-| parzen | parzen, parzen_se, parzen_sigma  | pixels in [0, 1] (Goodfellow et al. 2014)          |
-| modes  | modes, kl                        | Stacked MNIST: each channel's MNIST digit; MNIST,  |
-|        |                                  | Fashion-MNIST, digits: each image's class          |
-
-Parzen follows the 2014 paper: σ is chosen on a validation set (the last 10,000 reference images,
-as the paper's MNIST split, or a sixth of a smaller set) and the log-likelihood reported on the
-held-out test split, as mean and standard error. Unlike the paper's, whose G trained on the other
-50,000 MNIST images only, these validation images are among those G trained on: they only pick σ.
+entry), and computes each requested metric from them by the function its registration names
+(`gankit.metrics.registry`, which also lists what each one reports and needs).
 """
 
 from __future__ import annotations
@@ -38,21 +23,14 @@ from torch import Tensor
 
 from gankit.data.stacked import MODES
 from gankit.errors import UserError
-from gankit.metrics.classes import class_coverage
+from gankit.files import atomic_write_bytes
 from gankit.metrics.classifier import DATASETS as CLASSIFIED_DATASETS
 from gankit.metrics.classifier import load_classifier
 from gankit.metrics.features import FeatureExtractor, default_space, extract, load_extractor
-from gankit.metrics.fid import FeatureStats, frechet_distance
-from gankit.metrics.inception_score import inception_score
-from gankit.metrics.kid import kernel_inception_distance
-from gankit.metrics.parzen import parzen_estimate
-from gankit.metrics.prdc import prdc
-from gankit.metrics.stacked import stacked_mnist_modes
-from gankit.files import atomic_write_bytes
+from gankit.metrics.fid import FeatureStats
+from gankit.metrics.inputs import MetricInputs
+from gankit.metrics.registry import CLASSES, FEATURES, HELDOUT, METRICS
 
-FEATURE_METRICS = ("fid", "is", "kid", "pr", "dc")
-METRICS = (*FEATURE_METRICS, "parzen", "modes")
-LOWER_IS_BETTER = {"fid", "kid", "kl", "test_error", "test_error_average"}  # every other reported value is better higher
 CACHE_ENV = "GANKIT_CACHE"
 
 
@@ -80,12 +58,18 @@ def check_metrics(names: Sequence[str], reference: Reference) -> list[str]:
     unknown = [n for n in names if n not in METRICS]
     if unknown:
         raise UserError(f"unknown metric {unknown[0]!r}; known: {', '.join(METRICS)}")
-    if "modes" in names and not (reference.stacked or reference.dataset in CLASSIFIED_DATASETS):
-        raise UserError(f"metric 'modes' counts the modes of stacked-mnist or the classes of "
-                        f"{', '.join(CLASSIFIED_DATASETS)}; {reference.name} is neither")
-    if "parzen" in names and reference.heldout is None:
-        raise UserError(f"metric 'parzen' needs a held-out test split; {reference.name} has none")
+    for name in names:
+        needs = METRICS[name].needs
+        if CLASSES in needs and not (reference.stacked or reference.dataset in CLASSIFIED_DATASETS):
+            raise UserError(f"metric {name!r} counts the modes of stacked-mnist or the classes of "
+                            f"{', '.join(CLASSIFIED_DATASETS)}; {reference.name} is neither")
+        if HELDOUT in needs and reference.heldout is None:
+            raise UserError(f"metric {name!r} needs a held-out test split; {reference.name} has none")
     return list(dict.fromkeys(names))
+
+
+def _needing(need: str, names: Sequence[str]) -> list[str]:
+    return [n for n in names if need in METRICS[n].needs]
 
 
 def _check_classifier(classifier: FeatureExtractor | None, reference: Reference) -> None:
@@ -118,9 +102,9 @@ class Evaluator:
     ) -> None:
         self.reference = reference
         self.metrics = check_metrics(metrics, reference)
-        if features is None and any(m in FEATURE_METRICS for m in self.metrics):
-            raise UserError("the feature metrics (fid, is, kid, pr, dc) need a feature space")
-        if "modes" in self.metrics:
+        if features is None and _needing(FEATURES, self.metrics):
+            raise UserError(f"the feature metrics ({', '.join(_needing(FEATURES, self.metrics))}) need a feature space")
+        if _needing(CLASSES, self.metrics):
             _check_classifier(classifier, reference)
         self.features = features
         self.classifier = classifier  # labels the images (each channel, on Stacked MNIST) for `modes`
@@ -132,7 +116,7 @@ class Evaluator:
     @property
     def modes_total(self) -> int:
         """How many modes metric `modes` can find: Stacked MNIST's 1,000, else the classes."""
-        assert self.classifier is not None, "only an Evaluator of metric 'modes' has modes"
+        assert self.classifier is not None, "only an Evaluator of a metric that needs CLASSES has modes"
         return MODES if self.reference.stacked else self.classifier.num_classes
 
     @property
@@ -147,41 +131,17 @@ class Evaluator:
                 f"generated images {list(fake.shape[1:])} ({fake.dtype}) do not match the reference "
                 f"{self.reference.name} {list(real_images.shape[1:])} (uint8)"
             )
+        inputs = MetricInputs(fake, self.reference, self.features, self.classifier, self.real_features, self._fitted)
         out: dict[str, float] = {}
-        if any(m in FEATURE_METRICS for m in self.metrics):
-            out.update(self._feature_metrics(fake))
-        if "parzen" in self.metrics:
-            out.update(self._parzen(fake))
-        if "modes" in self.metrics:
-            modes = stacked_mnist_modes if self.reference.stacked else class_coverage
-            out.update(modes(fake, self.classifier))
+        for name in self.metrics:
+            out.update(METRICS[name].function()(inputs))
         return out
 
-    def _feature_metrics(self, fake: Tensor) -> dict[str, float]:
-        fake_features, fake_logits = extract(self.features, fake)
-        real = self.real_features()
-        out: dict[str, float] = {}
-        if "fid" in self.metrics:
-            if self._real_stats is None:
-                self._real_stats = FeatureStats.from_features(real, self.feature_space)
-            out["fid"] = frechet_distance(self._real_stats, FeatureStats.from_features(fake_features, self.feature_space))
-        if "is" in self.metrics:
-            out["is"], out["is_std"] = inception_score(fake_logits)
-        if "kid" in self.metrics:
-            out["kid"], out["kid_std"] = kernel_inception_distance(real, fake_features)
-        if "pr" in self.metrics:
-            result = prdc(real, fake_features, k=3)
-            out["precision"], out["recall"] = result.precision, result.recall
-        if "dc" in self.metrics:
-            result = prdc(real, fake_features, k=5)
-            out["density"], out["coverage"] = result.density, result.coverage
-        return out
-
-    def _parzen(self, fake: Tensor) -> dict[str, float]:
-        images = self.reference.images
-        n_val = max(1, min(10_000, len(images) // 6))  # images[-0:] would be all of them
-        result = parzen_estimate(_unit(fake), _unit(images[-n_val:]), _unit(self.reference.heldout))
-        return {"parzen": result.mean, "parzen_se": result.stderr, "parzen_sigma": result.sigma}
+    def _fitted(self) -> FeatureStats:
+        """The Gaussian fit of the reference features, made once."""
+        if self._real_stats is None:
+            self._real_stats = FeatureStats.from_features(self.real_features(), self.feature_space)
+        return self._real_stats
 
     def real_features(self) -> Tensor:
         """The reference images' features: from the cache when it has them, else computed (and cached)."""
@@ -221,11 +181,6 @@ def _read_cached(path: Path, shape: tuple[int, int]) -> Tensor | None:
     return features if tuple(features.shape) == shape and bool(features.isfinite().all()) else None
 
 
-def _unit(images: Tensor) -> Tensor:
-    """uint8 pixels → floats in [0, 1], the scale the 2014 paper's Parzen numbers are on."""
-    return images.float().div_(255.0)
-
-
 def build_evaluator(
     reference: Reference,
     metrics: Sequence[str],
@@ -238,14 +193,14 @@ def build_evaluator(
 ) -> Evaluator:
     """An Evaluator with the networks its metrics need: the feature space (`auto`: Inception when its
     weights are found, else the reference data's own classifier; loaded also for `with_features`)
-    and, for `modes`, the classifier of the reference's classes (MNIST's on Stacked MNIST)."""
+    and, for the metrics that need CLASSES (`modes`), the classifier of the reference's classes (MNIST's on Stacked MNIST)."""
     check_metrics(metrics, reference)  # a clear refusal before any network is looked for
     extractor = None
-    if with_features or any(m in FEATURE_METRICS for m in metrics):
+    if with_features or _needing(FEATURES, metrics):
         if space == "auto":
             space = default_space(reference.dataset, inception_weights)
         extractor = load_extractor(space, device, inception_weights)
     classifier = None
-    if "modes" in metrics:
+    if _needing(CLASSES, metrics):
         classifier = load_classifier("mnist" if reference.stacked else reference.dataset).to(device)
     return Evaluator(reference, metrics, extractor, classifier, cache_dir or default_cache_dir(), reference_count)

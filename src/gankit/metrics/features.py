@@ -62,7 +62,7 @@ def extract(extractor: FeatureExtractor, images: Tensor, batch_size: int = 250) 
     """
     features, logits = [], []
     for batch in images.split(batch_size):
-        f, l = extractor(batch)
-        features.append(f)
-        logits.append(l)
+        batch_features, batch_logits = extractor(batch)
+        features.append(batch_features)
+        logits.append(batch_logits)
     return torch.cat(features).cpu(), torch.cat(logits).cpu()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -28,6 +29,9 @@ from torch import Tensor
 
 from gankit.errors import UserError, first_line
 from gankit.files import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from gankit.metrics.inputs import MetricInputs
 
 
 def as_features(x: Tensor, name: str, min_rows: int = 1) -> Tensor:
@@ -126,3 +130,9 @@ def frechet_distance(a: FeatureStats, b: FeatureStats) -> float:
     tr_covmean = _psd_sqrt(torch.linalg.eigvalsh((inner + inner.T) / 2)).sum()
     diff = mu_a - mu_b
     return float(diff @ diff + sigma_a.trace() + sigma_b.trace() - 2 * tr_covmean)
+
+
+def fid_metric(inputs: MetricInputs) -> dict[str, float]:
+    """The registered `fid`: Fréchet distance of the generated images' feature fit to the reference's."""
+    fake = FeatureStats.from_features(inputs.fake_features, inputs.features.name)
+    return {"fid": frechet_distance(inputs.real_stats(), fake)}

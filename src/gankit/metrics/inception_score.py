@@ -16,11 +16,16 @@ chunk contributes 0 rather than NaN.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import Tensor
 
 from gankit.errors import UserError
 from gankit.metrics.fid import as_features
+
+if TYPE_CHECKING:
+    from gankit.metrics.inputs import MetricInputs
 
 SPLITS = 10  # the original code's
 
@@ -41,3 +46,9 @@ def inception_score(logits: Tensor, splits: int = SPLITS) -> tuple[float, float]
         scores.append(kl.mean().exp())
     scores = torch.stack(scores)
     return float(scores.mean()), float(scores.std(correction=0))
+
+
+def is_metric(inputs: MetricInputs) -> dict[str, float]:
+    """The registered `is`: the Inception Score of the generated images' logits, over `SPLITS`."""
+    score, spread = inception_score(inputs.fake_logits)
+    return {"is": score, "is_std": spread}

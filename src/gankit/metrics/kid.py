@@ -17,12 +17,17 @@ every subset is the whole of both sets and the std is 0.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from torch import Tensor
 
 from gankit.errors import UserError
 from gankit.metrics.fid import feature_pair
+
+if TYPE_CHECKING:
+    from gankit.metrics.inputs import MetricInputs
 
 # Elements of float64 work per batch of subsets (~256 MiB), so 2048-d features fit on any device.
 _BATCH_ELEMENTS = 1 << 25
@@ -62,3 +67,9 @@ def kernel_inception_distance(
         mmds.append(within / (m * (m - 1)) - 2 * kernel(x, y).sum((1, 2)) / (m * m))
     mmds = torch.cat(mmds)
     return float(mmds.mean()), float(mmds.std(correction=0))
+
+
+def kid_metric(inputs: MetricInputs) -> dict[str, float]:
+    """The registered `kid`: unbiased MMD² between the reference's and the generated features."""
+    kid, spread = kernel_inception_distance(inputs.real_features(), inputs.fake_features)
+    return {"kid": kid, "kid_std": spread}

@@ -17,12 +17,16 @@ defaults differ: k = 3 for precision/recall, k = 5 for density/coverage.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from gankit.errors import UserError
 from gankit.metrics.fid import feature_pair
+
+if TYPE_CHECKING:
+    from gankit.metrics.inputs import MetricInputs
 
 # Float64 distances per block of rows (~256 MiB).
 _BLOCK_ELEMENTS = 1 << 25
@@ -75,13 +79,13 @@ def prdc(real: Tensor, fake: Tensor, k: int) -> PRDC:
     )
 
 
-def precision_recall(real: Tensor, fake: Tensor, k: int = 3) -> tuple[float, float]:
-    """Improved precision and recall with Kynkäänniemi et al.'s k = 3."""
-    result = prdc(real, fake, k)
-    return result.precision, result.recall
+def pr_metric(inputs: MetricInputs) -> dict[str, float]:
+    """The registered `pr`: improved precision and recall with Kynkäänniemi et al.'s k = 3."""
+    result = prdc(inputs.real_features(), inputs.fake_features, k=3)
+    return {"precision": result.precision, "recall": result.recall}
 
 
-def density_coverage(real: Tensor, fake: Tensor, k: int = 5) -> tuple[float, float]:
-    """Density and coverage with Naeem et al.'s k = 5."""
-    result = prdc(real, fake, k)
-    return result.density, result.coverage
+def dc_metric(inputs: MetricInputs) -> dict[str, float]:
+    """The registered `dc`: density and coverage with Naeem et al.'s k = 5."""
+    result = prdc(inputs.real_features(), inputs.fake_features, k=5)
+    return {"density": result.density, "coverage": result.coverage}

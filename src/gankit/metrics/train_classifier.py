@@ -39,9 +39,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gankit.errors import UserError
-from gankit.metrics.classifier import (DATASETS, ClassifierFeatures, ClassifierNet, ClassifierSpec,
-                                       prepare, save_classifier)
 from gankit.files import atomic_write_text
+from gankit.metrics.classifier import DATASETS, ClassifierFeatures, ClassifierNet, ClassifierSpec, prepare, save_classifier
 
 DIGITS_TEST_FRACTION = 0.2
 DIGITS_SPLIT_SEED = 0

@@ -9,10 +9,10 @@ from gankit.config import DCGANConfig, MLPConfig, ModelConfig
 from gankit.data.source import DataSource
 from gankit.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from gankit.nets.discriminator import HeadedDiscriminator
+from gankit.nets.latent import draw_latent
 from gankit.nets.layers import init_weights, initialise_from_data
 from gankit.nets.mlp import MLPDiscriminator, MLPGenerator
 from gankit.nets.resnet import ResNetCritic, ResNetGenerator
-from gankit.nets.latent import draw_latent
 
 DCGAN_INIT_STD = 0.02  # Radford et al. 2016: "initialized from a zero-centered Normal, std 0.02"
 DATA_INIT_BATCH = 500  # the semi-supervised MNIST code of Salimans et al. 2016 initialises on 500

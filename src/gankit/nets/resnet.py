@@ -29,7 +29,8 @@ def _doublings(shape: tuple[int, ...]) -> tuple[int, int]:
     size = shape[1]
     n = math.log2(size / 4)
     if size < 16 or n != int(n):
-        raise UserError(f"resnet nets need a resolution that is a power of two ≥ 16 (32 in the paper), got {size}; set data.resolution")
+        raise UserError(f"resnet nets need a resolution that is a power of two ≥ 16 (32 in the paper), got {size}; "
+                        "set data.resolution")
     return shape[0], int(n)
 
 

@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gankit.report import plots, spread_evenly
 from gankit.files import atomic_write_text
+from gankit.report import plots, spread_evenly
 
 SAMPLE_PANELS = 6
 
@@ -77,7 +77,8 @@ def write_report(run_dir: Path, status: str) -> Path:
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>gankit report</title><style>"
         "body{font-family:sans-serif;max-width:1200px;margin:2em auto}img{max-width:100%}"
-        ".row{display:flex;flex-wrap:wrap}.row figure{width:32%;margin:0.3%}figcaption{text-align:center;font-size:small}table{border-collapse:collapse}"
+        ".row{display:flex;flex-wrap:wrap}.row figure{width:32%;margin:0.3%}"
+        "figcaption{text-align:center;font-size:small}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}.warn{color:#b00}"
         "</style></head><body>" + "\n".join(parts) + "</body></html>"
     )

@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from gankit.files import atomic_write_bytes  # noqa: E402
+from gankit.metrics.registry import reported_values  # noqa: E402
 
 
 def png_bytes(picture: Any) -> bytes:
@@ -92,14 +93,9 @@ def figure1(path: Path, snapshots: list[dict[str, Any]]) -> None:
     _save(fig, path)
 
 
-# Evaluation metrics drawn as curves, in this order (at most six panels).
-CURVE_METRICS = ("modes", "high_quality", "kl", "fid", "is", "kid", "precision", "recall", "test_error",
-                 "test_error_average", "parzen")
-
-
 def curves(path: Path, train: list[dict[str, Any]], evals: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
     """Losses, mean D outputs and (when measured) the evaluation metrics against the step."""
-    eval_keys = [k for k in CURVE_METRICS if any(k in row for row in evals)][:6]
+    eval_keys = [k for k in reported_values() if any(k in row for row in evals)][:6]  # at most six panels
     panels = 2 + len(eval_keys)
     fig, axes = plt.subplots(1, panels, figsize=(3.6 * panels, 3))
     steps = [row["step"] for row in train]

@@ -18,11 +18,11 @@ from torch import Tensor, nn
 
 from gankit.data import DataSource, GaussianMixture, ImageSource
 from gankit.errors import UserError
+from gankit.files import atomic_write_text
 from gankit.metrics.evaluator import Evaluator
 from gankit.metrics.modes import mode_coverage
 from gankit.report import plots, spread_evenly
 from gankit.techniques.base import TechniqueSet
-from gankit.files import atomic_write_text
 
 
 @dataclass

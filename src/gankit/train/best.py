@@ -11,16 +11,16 @@ import json
 import math
 from pathlib import Path
 
-from gankit.metrics.evaluator import LOWER_IS_BETTER
-from gankit.train.checkpoint import checkpoint_dir
 from gankit.files import atomic_write_text
+from gankit.metrics.registry import lower_is_better
+from gankit.train.checkpoint import checkpoint_dir
 
 
 class BestCheckpoint:
     def __init__(self, run_dir: Path, metric: str | None, history: list[dict]) -> None:
         self.path = checkpoint_dir(run_dir) / "best.json"
         self.metric = metric
-        self.lower = metric in LOWER_IS_BETTER
+        self.lower = metric is not None and lower_is_better(metric)
         self.value: float | None = None
         self.step: int | None = None
         for row in history:

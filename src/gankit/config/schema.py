@@ -1,42 +1,26 @@
-"""The run configuration: a validated schema, named presets and dotted `--set` overrides.
+"""The run configuration's schema: every setting, its default, and the checks between settings.
 
 Why a strict schema: a typo in a preset or an override must stop the run with the key named and the
-nearest valid key suggested, never train silently with a default. Every model forbids extra keys.
-
-Why recipes: each objective comes with the optimizer and critic-step count of the paper that
-introduced it (WGAN: RMSProp and n_critic=5; WGAN-GP: Adam(1e-4, 0, 0.9) and n_critic=5). A preset
-that leaves `optim.g`, `optim.d` or `train.d_steps` unset gets the recipe of whichever objective is
-chosen, so `--set objective.name=wgan-gp` on a toy preset trains WGAN-GP as its paper did. A preset
-or override that names an optimizer keeps it.
+nearest valid key suggested, never train silently with a default. Every model forbids extra keys,
+and a setting that would be ignored (Adam's betas on SGD) is refused. Files saved by older gankit
+versions are brought up to this schema by `gankit.config.migrate` before they are validated, so
+no validator here needs to know about them. The schema is one module: the sections refer to each
+other (the run checks data against nets, objectives against techniques).
 """
 
 from __future__ import annotations
 
-import copy
-import difflib
 import hashlib
 import json
 import typing
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Discriminator,
-    Field,
-    Tag,
-    ValidationError,
-    ValidationInfo,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, model_validator
 
-from gankit.errors import UserError, first_line
-from gankit.files import atomic_write_text
+from gankit.metrics.registry import METRICS, MIXTURE_OUTPUTS, TECHNIQUE_OUTPUTS, metric_names
 
-
+CONFIG_VERSION = 2  # of the config.yaml a run folder holds; `migrate` reads every earlier one
 SEED_LIMIT = 2**31  # seeds are 0 ... 2³¹ − 1: the run adds small offsets, and every generator takes them
 Seed = Annotated[int, Field(ge=0, lt=SEED_LIMIT)]
 
@@ -59,13 +43,6 @@ class _Strict(BaseModel):
             if isinstance(value, (int, float)) and not isinstance(value, bool) and Path in kinds:
                 raise ValueError(f"{name}: YAML read the path as the number {value}; put the path in quotes")
         return data
-
-
-def _saved(info: ValidationInfo, *keys: str) -> bool:
-    """Whether the config being validated is a run folder's saved one (`build_config(saved=True)`)
-    whose `keys` all come from the file: a value typed on this command line gets no leniency."""
-    context = info.context or {}
-    return bool(context.get("saved")) and not set(keys) & context.get("given", set())
 
 
 def _leaf_types(annotation: Any) -> set[Any]:
@@ -242,12 +219,12 @@ class MLPConfig(_Strict):
     minibatch: MinibatchConfig | None = Field(None, description="D only: minibatch discrimination")
 
     @model_validator(mode="after")
-    def _norm_needs_linear_units(self, info: ValidationInfo) -> "MLPConfig":
+    def _norm_needs_linear_units(self) -> "MLPConfig":
         if self.norm != "none" and self.activation == "maxout":
             raise ValueError(f"norm={self.norm} does not apply to maxout units (use norm: none)")
         if self.norm == "weight" and self.init_range is not None:
             raise ValueError("init_range does not apply to norm=weight: its scales come from the data-dependent init")
-        if self.activation != "maxout" and self.maxout_pieces != MAXOUT_PIECES and not _saved(info):
+        if self.activation != "maxout" and self.maxout_pieces != MAXOUT_PIECES:
             raise ValueError(f"maxout_pieces applies to activation=maxout only, not {self.activation}")
         return self
 
@@ -283,8 +260,7 @@ class DCGANConfig(_Strict):
     @model_validator(mode="after")
     def _reference_batch_needs_virtual_batch_norm(self) -> "DCGANConfig":
         """Refuse a reference batch that nothing would use. An explicit `REFERENCE_BATCH` is the
-        default spelt out and is kept as None: the fingerprint hashes only values that differ from
-        their defaults, so such configs, and runs saved when the default was 64, hash as before."""
+        default spelt out and is kept as None, so that both spellings hash alike."""
         if self.reference_batch is not None and self.norm != "virtual-batch":
             raise ValueError(f"reference_batch applies to norm=virtual-batch only, not norm={self.norm}")
         if self.reference_batch == REFERENCE_BATCH:
@@ -391,13 +367,10 @@ class OptimizerConfig(_Strict):
     weight_decay: float = Field(0.0, ge=0.0)
 
     @model_validator(mode="after")
-    def _settings_apply(self, info: ValidationInfo) -> "OptimizerConfig":
-        """A setting the chosen optimizer does not have would be silently ignored: refused (but
-        not in a run's saved config, written before this was refused: it trained as it is)."""
+    def _settings_apply(self) -> "OptimizerConfig":
+        """A setting the chosen optimizer does not have would be silently ignored: refused."""
         if not all(0.0 <= b < 1.0 for b in self.betas):
             raise ValueError(f"betas must lie in [0, 1), got {list(self.betas)}")
-        if _saved(info):
-            return self
         if self.name == "adam" and self.momentum != 0.0:
             raise ValueError("momentum applies to sgd and rmsprop, not adam (its momentum is betas[0])")
         if self.name != "adam" and tuple(self.betas) != _DEFAULT_BETAS:
@@ -507,20 +480,15 @@ class TrainConfig(_Strict):
         return self
 
 
-# What each image metric of `log.metrics` reports (gankit.metrics.evaluator), what the mode probe
-# of a Gaussian mixture reports, and what a semi-supervised D reports: the names `log.best` can pick.
-METRIC_OUTPUTS = {
-    "fid": ["fid"], "is": ["is"], "kid": ["kid"], "pr": ["precision", "recall"],
-    "dc": ["density", "coverage"], "parzen": ["parzen"], "modes": ["modes", "kl"],
-}
-TOY_OUTPUTS = ["modes", "high_quality", "kl"]
+MetricName = Literal[metric_names()]  # gankit.metrics.registry's, as `gankit eval --metrics` names them
+TOY_OUTPUTS = MIXTURE_OUTPUTS
 
 
 class LogConfig(_Strict):
     every: int = Field(100, gt=0, description="steps between scalar logs")
     eval_every: int = Field(1000, gt=0, description="steps between metrics and sample plots")
     eval_samples: int = Field(2500, ge=2500, description="generated samples per evaluation")
-    metrics: list[Literal["fid", "is", "kid", "pr", "dc", "parzen", "modes"]] = Field(
+    metrics: list[MetricName] = Field(
         default_factory=list, description="image metrics computed at every evaluation (gankit eval's names)"
     )
     metrics_samples: int = Field(5000, ge=10, description="generated and reference images for log.metrics")
@@ -535,8 +503,8 @@ class LogConfig(_Strict):
     )
 
     @model_validator(mode="after")
-    def _features_need_metrics(self, info: ValidationInfo) -> "LogConfig":
-        if self.features != "auto" and not self.metrics and not _saved(info, "log.features", "log.metrics"):
+    def _features_need_metrics(self) -> "LogConfig":
+        if self.features != "auto" and not self.metrics:
             raise ValueError(f"log.features={self.features} is the feature space of log.metrics, and none are set")
         return self
 
@@ -551,6 +519,9 @@ class RunConfig(_Strict):
     optim: OptimConfig
     train: TrainConfig
     log: LogConfig = Field(default_factory=LogConfig)
+    # The ignored settings `migrate` reset in the saved file this config was read from, which the
+    # fingerprints of that run's version-1 checkpoints hashed: {dotted key: value as saved}.
+    _reset_by_migration: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _g_output_fits_pixels(self) -> "RunConfig":
@@ -621,11 +592,9 @@ class RunConfig(_Strict):
         return self
 
     @model_validator(mode="after")
-    def _best_is_reported(self, info: ValidationInfo) -> "RunConfig":
-        """A `log.best` that no evaluation reports would never keep a checkpoint, silently. A run
-        saved before this was checked by kind of run kept any mixture metric."""
-        legacy = TOY_OUTPUTS if _saved(info, "log.best") else []
-        if self.log.best is None or self.log.best in self.reported_metrics() + legacy:
+    def _best_is_reported(self) -> "RunConfig":
+        """A `log.best` that no evaluation reports would never keep a checkpoint, silently."""
+        if self.log.best is None or self.log.best in self.reported_metrics():
             return self
         choices = ", ".join(self.reported_metrics()) or "none"
         raise ValueError(
@@ -636,25 +605,37 @@ class RunConfig(_Strict):
     def reported_metrics(self) -> list[str]:
         """The metric names this run's evaluations log, by kind of data and technique."""
         if isinstance(self.data, (RingData, GridData)):
-            return list(TOY_OUTPUTS)
-        names = [name for metric in self.log.metrics for name in METRIC_OUTPUTS[metric]]
+            return list(MIXTURE_OUTPUTS)
+        names = [name for metric in self.log.metrics for name in METRICS[metric].outputs]
         semi = self.techniques.semi_supervised
         if semi is not None:
-            names += ["test_error"] + (["test_error_average"] if semi.average is not None else [])
+            names += list(TECHNIQUE_OUTPUTS[: 2 if semi.average is not None else 1])
         return names
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
 
-    def fingerprint(self) -> str:
-        """A hash of everything that changes the training math (not steps, logging or device).
-
-        Only values that differ from their defaults enter it, so an option added to gankit later
-        (with a default that keeps the old behaviour) leaves the fingerprints of existing runs,
-        and therefore their resumption, untouched."""
+    def fingerprint(self, version: int = CONFIG_VERSION) -> str:
+        """A hash of everything that changes the training math (not steps, logging or device), as
+        a checkpoint of config `version` recorded it. Today's: every value, defaults included, so a
+        default changed later cannot change what an existing run's fingerprint means (its
+        config.yaml holds the value it trained with). Version 1, checkpoints saved before config
+        versions: only the values that differ from their defaults, with the never-applied settings
+        `migrate` reset put back as that gankit validated them."""
+        if version >= 2:
+            return _digest(_without_resumable(self.model_dump(mode="json")))
         math = _without_resumable(self.model_dump(mode="json", exclude_defaults=True))
-        blob = json.dumps(math, sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        for key, value in self._reset_by_migration.items():
+            *sections, name = key.split(".")
+            node = math
+            for section in sections:
+                node = node.setdefault(section, {})
+            node[name] = value
+        return _digest(math)
+
+
+def _digest(values: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
 
 
 RESUMABLE_CHANGES = ("train.steps", "train.device", "log.*", "description")
@@ -677,271 +658,6 @@ def _without_resumable(values: dict[str, Any], prefix: str = "") -> dict[str, An
     }
 
 
-# ------------------------------------------------------------------------------------ recipes
-
-_ADAM_DCGAN = {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}
-RECIPES: dict[str, dict[str, Any]] = {
-    "minimax": {"optim": _ADAM_DCGAN, "d_steps": 1},
-    "non-saturating": {"optim": _ADAM_DCGAN, "d_steps": 1},
-    "hinge": {"optim": _ADAM_DCGAN, "d_steps": 1},
-    "least-squares": {"optim": _ADAM_DCGAN, "d_steps": 1},
-    # Arjovsky et al. 2017, Algorithm 1: RMSProp, lr 5e-5, c = 0.01, n_critic = 5.
-    "wgan": {"optim": {"name": "rmsprop", "lr": 5e-5}, "d_steps": 5},
-    # Gulrajani et al. 2017, Algorithm 1: Adam(1e-4, 0, 0.9), lambda = 10, n_critic = 5.
-    "wgan-gp": {"optim": {"name": "adam", "lr": 1e-4, "betas": [0.0, 0.9]}, "d_steps": 5},
-}
-
-
-def _fill_recipe(raw: dict[str, Any]) -> dict[str, Any]:
-    """Fill unset optimizers and `train.d_steps` from the chosen objective's recipe."""
-    raw = copy.deepcopy(raw)
-    objective = raw.get("objective") or {}
-    name = objective.get("name", ObjectiveConfig.model_fields["name"].default)
-    recipe = RECIPES.get(name)
-    if recipe is None:  # an unknown objective: let validation name it
-        return raw
-    optim = raw.setdefault("optim", {})
-    if isinstance(optim, dict):
-        for player in ("g", "d"):
-            block = optim.get(player)
-            if block is None:
-                optim[player] = copy.deepcopy(recipe["optim"])
-            elif isinstance(block, dict) and "name" not in block:
-                optim[player] = {**copy.deepcopy(recipe["optim"]), **block}
-    train = raw.get("train")
-    if isinstance(train, dict) and train.get("d_steps") is None:
-        train["d_steps"] = recipe["d_steps"]
-    return raw
-
-
-# ------------------------------------------------------------------------------------ presets
-
-
-def preset_names() -> list[str]:
-    folder = resources.files("gankit") / "presets"
-    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML's safe loader, refusing a key given twice in one mapping: YAML would keep the last one
-    silently, and a second `train:` section would drop the first one's keys."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor`: its keys may be overridden
-                continue
-            key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, typing.Hashable) and key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"the key {key!r} is given twice", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
-def load_preset(name: str) -> dict[str, Any]:
-    names = preset_names()
-    if name not in names:
-        raise UserError(f"unknown preset {name!r}{_suggest(name, names)}; known: {', '.join(names)}")
-    text = (resources.files("gankit") / "presets" / f"{name}.yaml").read_text()
-    return yaml.load(text, Loader=_UniqueKeyLoader)
-
-
-def load_yaml_file(path: Path) -> dict[str, Any]:
-    try:
-        raw = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
-    except FileNotFoundError:
-        raise UserError(f"config file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"config file {path} cannot be read: {first_line(exc)}") from None
-    except yaml.YAMLError as exc:
-        raise UserError(f"config file {path} is not valid YAML: {_yaml_problem(exc)}") from None
-    if raw is None:
-        raise UserError(f"config file {path} is empty")
-    if not isinstance(raw, dict):
-        raise UserError(f"config file {path} must hold a mapping of keys, not {type(raw).__name__}")
-    return raw
-
-
-def load_run_config(path: Path, overrides: list[str] = ()) -> RunConfig:
-    """A run folder's config.yaml, plus the overrides a resume may make; a problem of the saved
-    file itself is named with the file."""
-    raw = load_saved_config(path)
-    try:
-        saved = build_config(raw, saved=True)
-    except UserError as exc:
-        raise UserError(f"{path}: {exc}") from None
-    return build_config(raw, overrides, saved=True) if overrides else saved
-
-
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    """What is wrong and where ("expected ',' or '}', but got '<stream end>' at line 3, column 1"):
-    PyYAML's first line only says what it was parsing."""
-    problem, mark = getattr(exc, "problem", None), getattr(exc, "problem_mark", None)
-    if problem is None or mark is None:
-        return first_line(exc)
-    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
-
-
-def load_saved_config(path: Path) -> dict[str, Any]:
-    """A run folder's config.yaml as any gankit version saved it. Saves made before
-    `reference_batch` was refused without virtual batch norm hold it (64) for every DCGAN net,
-    where it never applied: it is dropped there, so those runs still resume and sample."""
-    raw = load_yaml_file(path)
-    model = raw.get("model")
-    for net in model.values() if isinstance(model, dict) else ():
-        if isinstance(net, dict) and net.get("norm") != "virtual-batch":
-            net.pop("reference_batch", None)
-    return raw
-
-
-# ---------------------------------------------------------------------------------- overrides
-
-
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """`a.b.c=value` → (["a", "b", "c"], value parsed as YAML, so 3, 1e-3, [1, 2] and true work)."""
-    key, sep, value = text.partition("=")
-    if not sep or not key or any(not part for part in key.split(".")):
-        raise UserError(f"--set expects key=value with a dotted key, got {text!r}")
-    try:
-        parsed = yaml.safe_load(value) if value.strip() else ""
-    except yaml.YAMLError:
-        parsed = value
-    return key.split("."), parsed
-
-
-# Settings only one choice uses. An override that makes another choice drops them from what the
-# preset gave (`optim.g.name=sgd` on an Adam preset leaves no betas behind); one typed on the
-# command line is kept, and refused if it does not apply.
-_CHOICE_SETTINGS = {
-    ("optim", "name"): {"betas": ("adam",), "momentum": ("sgd", "rmsprop")},
-    ("model", "activation"): {"maxout_pieces": ("maxout",)},
-}
-
-
-def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    raw = copy.deepcopy(raw)
-    typed: set[tuple[str, ...]] = set()  # keys the command line wrote: never dropped, refused if they do not apply
-    for text in overrides:
-        path, value = parse_override(text)
-        node = raw
-        for i, part in enumerate(path[:-1]):
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                where = ".".join(path[: i + 1])
-                raise UserError(f"--set {text}: {where} is a value, not a section")
-            node = child
-        node[path[-1]] = value
-        typed.add(tuple(path))
-        for key, choices in _CHOICE_SETTINGS.get((path[0], path[-1]), {}).items():
-            if value not in choices and (*path[:-1], key) not in typed:
-                node.pop(key, None)
-    return raw
-
-
-def build_config(raw: dict[str, Any], overrides: list[str] = (), *, saved: bool = False) -> RunConfig:
-    """Validate a preset (plus overrides) into a RunConfig, or raise a one-line UserError.
-
-    `saved`: `raw` is a run folder's config.yaml. Refusals added after a run was made, of settings
-    that were merely ignored (Adam's betas left on an SGD optimizer, say), do not apply to it:
-    such a run still resumes, samples and evaluates."""
-    raw = _fill_recipe(apply_overrides(raw, list(overrides)))
-    given = {".".join(parse_override(text)[0]) for text in overrides}
-    try:
-        return RunConfig.model_validate(raw, context={"saved": saved, "given": given})
-    except ValidationError as exc:
-        raise UserError(_describe(exc)) from None
-
-
-class _DataOnly(_Strict):
-    data: DataConfig
-
-
-def build_data_config(raw: dict[str, Any], overrides: list[str] = ()) -> DataConfig:
-    """Validate a `data` section alone (`gankit eval --against`); overrides are `data.`-prefixed."""
-    try:
-        return _DataOnly.model_validate(apply_overrides({"data": raw}, list(overrides))).data
-    except ValidationError as exc:
-        raise UserError(_describe(exc)) from None
-
-
-# ----------------------------------------------------------------------- error descriptions
-
-
-def _describe(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = [str(part) for part in err["loc"]]
-    shown = ".".join(_without_tags(loc))
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        owner = _model_at(loc[:-1])
-        options = list(owner.model_fields) if owner else []
-        advice = _suggest(loc[-1], options)
-        if owner is not None and _of_another_kind(loc):
-            # a key the preset gave the kind of net (or data set) that an override replaced
-            tag_key, tag = _tags_of(owner)[0], loc[-2]  # pydantic puts the member's tag before the key
-            section = ".".join(_without_tags(loc)[:-1])
-            advice = (f" for {section}.{tag_key}={tag}; to change kinds, give the whole section: "
-                      f"--set '{section}={{{tag_key}: {tag}}}'")
-        return f"config: unknown key {shown!r}{advice}"
-    if kind == "missing":
-        return f"config: missing required key {shown!r}"
-    if kind == "union_tag_invalid":
-        tag_key, tags = _union_tags(loc)
-        got = err.get("ctx", {}).get("tag")
-        return (
-            f"config: unknown {shown}.{tag_key} {got!r}{_suggest(str(got), tags)}; "
-            f"known: {', '.join(tags)}"
-        )
-    if kind == "literal_error":
-        allowed = err.get("ctx", {}).get("expected", "")
-        near = _suggest(str(err.get("input")), [a.strip(" '") for a in allowed.replace(" or ", ",").split(",")])
-        return f"config: {shown}: {err['input']!r} is not one of {allowed}{near}"
-    message = err["msg"].removeprefix("Value error, ")
-    where = f"{shown}: " if shown else ""
-    if "input" in err and kind != "value_error":
-        return f"config: {where}{message} (got {err['input']!r})"
-    return f"config: {where}{message}"
-
-
-def _walk(loc: list[str]) -> tuple[list[str], type[BaseModel] | None]:
-    """Follow an error location through the schema: the keys as a user writes them (the union tags
-    pydantic inserts, as in `data.mnist.root`, dropped) and the model that owns the last key."""
-    model: type[BaseModel] | None = RunConfig
-    shown: list[str] = []
-    i = 0
-    while i < len(loc):
-        field = model.model_fields.get(loc[i]) if model is not None else None
-        shown.append(loc[i])
-        i += 1
-        candidates = _models_in(field.annotation) if field is not None else []
-        if len(candidates) > 1:
-            by_tag = {tag: m for m in candidates for tag in _tags_of(m)[1]}
-            model = by_tag.get(loc[i]) if i < len(loc) else None
-            i += model is not None
-        else:
-            model = candidates[0] if candidates else None
-    return shown, model
-
-
-def _of_another_kind(loc: list[str]) -> bool:
-    """Whether the key at `loc`, inside one member of a union (a net kind, a data set), belongs to
-    another member of that union."""
-    shown = _without_tags(loc)
-    if len(shown) == len(loc) or len(shown) < 2:
-        return False
-    parent = _model_at(shown[:-2])
-    field = parent.model_fields.get(shown[-2]) if parent is not None else None
-    return field is not None and any(loc[-1] in member.model_fields for member in _models_in(field.annotation))
-
-
-def _model_at(loc: list[str]) -> type[BaseModel] | None:
-    return _walk(loc)[1] if loc else RunConfig
-
-
-def _without_tags(loc: list[str]) -> list[str]:
-    return _walk(loc)[0]
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
@@ -957,21 +673,3 @@ def _tags_of(model: type[BaseModel]) -> tuple[str, list[str]]:
     """The key that tells union members apart (`name` for data, `kind` for nets) and its values."""
     key = "name" if "name" in model.model_fields else "kind"
     return key, list(typing.get_args(model.model_fields[key].annotation))
-
-
-def _union_tags(loc: list[str]) -> tuple[str, list[str]]:
-    owner = _model_at(loc[:-1])
-    field = owner.model_fields.get(loc[-1]) if owner else None
-    members = _models_in(field.annotation) if field else []
-    if not members:
-        return "name", []
-    return _tags_of(members[0])[0], [tag for m in members for tag in _tags_of(m)[1]]
-
-
-def _suggest(word: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.5)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def save_config(config: RunConfig, path: Path) -> None:
-    atomic_write_text(path, yaml.safe_dump(config.to_dict(), sort_keys=False))
