@@ -21,6 +21,7 @@ from gankit.nets.layers import VirtualBatchNorm2d, initialise_from_data
 from gankit.objectives.losses import OBJECTIVES
 from gankit.run import build_trainer
 from gankit.techniques.base import DContext, GContext
+from gankit.techniques.ema import GeneratorEMA
 from gankit.techniques.feature_matching import FeatureMatching
 from gankit.techniques.historical_averaging import HistoricalAveraging
 from gankit.techniques.instance_noise import InstanceNoise
@@ -517,3 +518,27 @@ def test_semi_supervised_training_learns_the_classes_from_few_labels(tmp_path, c
         from gankit.techniques.semi_supervised import class_count
 
         class_count(ImageSource(torch.zeros(2, 1, 8, 8, dtype=torch.uint8), None, (-1.0, 1.0)))
+
+
+def test_every_technique_setting_is_registered_once():
+    from gankit.config import TechniquesConfig
+    from gankit.techniques.registry import TECHNIQUES
+
+    settings = [r.setting for r in TECHNIQUES]
+    assert sorted(settings) == sorted([f"techniques.{name}" for name in TechniquesConfig.model_fields] + ["train.ema"])
+    assert settings[-1] == "train.ema"  # the EMA averages G as every other hook left it
+
+
+def test_the_switched_on_techniques_are_built_in_registration_order():
+    from gankit.techniques.registry import build_techniques
+
+    cfg = build_config(load_preset("toy-ring8"), [
+        "train.ema=0.9", "techniques.historical_averaging.weight=0.1", "techniques.instance_noise.std=0.1",
+        "techniques.instance_noise.anneal_steps=100",
+        "techniques.label_smoothing.real=0.9",
+    ])
+    g, d = nn.Linear(2, 2), nn.Linear(2, 1)
+    built = build_techniques(cfg, g, d, source=None)
+    assert [type(t) for t in built] == [InstanceNoise, OneSidedLabelSmoothing, HistoricalAveraging, GeneratorEMA]
+    assert built[0].std == 0.1 and built[1].real_target == 0.9 and built[3].kept.decay == 0.9
+    assert build_techniques(build_config(load_preset("toy-ring8"), ["train.ema=null"]), g, d, source=None) == []

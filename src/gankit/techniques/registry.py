@@ -1,6 +1,17 @@
-"""The techniques a config switches on, built in a fixed order (the order their hooks run in)."""
+"""The techniques a config can switch on: one registration each, in the order their hooks run.
+
+A registration names the setting that switches its technique on (a dotted path into RunConfig; on
+when that setting is set) and builds the technique from that setting and the run's parts. The
+settings themselves, with the combinations each refuses, are models in `gankit.config.schema`: one
+schema module, since splitting it per technique makes import cycles. Adding a technique is its
+file, its settings model and one line here.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import reduce
+from typing import Any, Callable
 
 from torch import nn
 
@@ -15,26 +26,43 @@ from gankit.techniques.label_smoothing import OneSidedLabelSmoothing
 from gankit.techniques.semi_supervised import build_semi_supervised, class_count
 
 
+@dataclass(frozen=True)
+class RunParts:
+    """What a technique may be built from besides its own settings."""
+
+    cfg: RunConfig
+    g: nn.Module
+    d: nn.Module
+    source: DataSource
+
+
+@dataclass(frozen=True)
+class Registration:
+    setting: str  # e.g. "techniques.instance_noise"
+    build: Callable[[Any, RunParts], Technique]
+
+    def setting_in(self, cfg: RunConfig) -> Any:
+        return reduce(getattr, self.setting.split("."), cfg)
+
+
+TECHNIQUES: tuple[Registration, ...] = (
+    Registration("techniques.instance_noise", lambda s, run: InstanceNoise(s.std, s.anneal_steps)),
+    Registration("techniques.label_smoothing", lambda s, run: OneSidedLabelSmoothing(s.real)),
+    Registration("techniques.feature_matching",
+                 lambda s, run: FeatureMatching(run.d, s.layer, s.weight, s.replace_g_loss)),
+    Registration("techniques.historical_averaging", lambda s, run: HistoricalAveraging(run.g, run.d, s.weight)),
+    Registration("techniques.semi_supervised",
+                 lambda s, run: build_semi_supervised(s, run.cfg.data, run.source, run.d)),
+    Registration("train.ema", lambda s, run: GeneratorEMA(run.g, s)),  # last: it averages G as the others left it
+)
+
+
 def d_classes(cfg: RunConfig, source: DataSource) -> int:
     """How many logits D's head gives: K classes for the semi-supervised D, else one."""
     return class_count(source) if cfg.techniques.semi_supervised else 1
 
 
 def build_techniques(cfg: RunConfig, g: nn.Module, d: nn.Module, source: DataSource) -> list[Technique]:
-    chosen = cfg.techniques
-    techniques: list[Technique] = []
-    if chosen.instance_noise:
-        noise = chosen.instance_noise
-        techniques.append(InstanceNoise(noise.std, noise.anneal_steps))
-    if chosen.label_smoothing:
-        techniques.append(OneSidedLabelSmoothing(chosen.label_smoothing.real))
-    if chosen.feature_matching:
-        fm = chosen.feature_matching
-        techniques.append(FeatureMatching(d, fm.layer, fm.weight, fm.replace_g_loss))
-    if chosen.historical_averaging:
-        techniques.append(HistoricalAveraging(g, d, chosen.historical_averaging.weight))
-    if chosen.semi_supervised:
-        techniques.append(build_semi_supervised(chosen.semi_supervised, cfg.data, source, d))
-    if cfg.train.ema:  # last: it averages G as every other hook left it
-        techniques.append(GeneratorEMA(g, cfg.train.ema))
-    return techniques
+    """The techniques `cfg` switches on, in registration order."""
+    parts = RunParts(cfg, g, d, source)
+    return [r.build(setting, parts) for r in TECHNIQUES if (setting := r.setting_in(cfg))]
