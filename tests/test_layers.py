@@ -19,7 +19,7 @@ FLOORS = [
     ("nets, objectives, techniques", {"nets", "objectives", "techniques"}),
     ("metrics", {"metrics"}),
     ("loop and report", {"train", "report"}),
-    ("commands", {"run", "sample", "evaluate", "human_eval", "cli", "__main__", "__init__"}),
+    ("commands", {"run", "sample", "evaluate", "sweep", "human_eval", "cli", "__main__", "__init__"}),
 ]
 PACKAGE = Path(gankit.__file__).parent
 

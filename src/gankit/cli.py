@@ -1,4 +1,4 @@
-"""`gankit train | sample | eval | human-eval | presets`: parse the command line, validate, call the library.
+"""`gankit train | sample | eval | human-eval | sweep | presets`: parse the command line, validate, call the library.
 
 Any `UserError` becomes one line on stderr and exit status 2; a diverged run exits with status 3
 after keeping its last good checkpoint. Nothing here does work the library could do itself.
@@ -104,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--cache", type=Path, help="feature cache folder")
 
     _human_eval_parser(commands)
+    _sweep_parser(commands)
     commands.add_parser("presets", help="list the presets")
     return parser
 
@@ -145,6 +146,28 @@ def _human_eval_parser(commands: argparse._SubParsersAction) -> None:
     report.add_argument("--bootstrap", type=int, help="bootstrap replicates (default 10000, as in HYPE)")
 
 
+def _sweep_parser(commands: argparse._SubParsersAction) -> None:
+    sweep = commands.add_parser(
+        "sweep", help="many runs of one experiment, on an Optuna study (grid, random or TPE)",
+        description="A sweep spec (YAML) names a base preset or config, a search space over config keys, the seeds, "
+                    "the metric and the sampler; each trial trains ordinary run folders under SWEEP/trials/.",
+        epilog="The study is a SQLite file in the sweep folder unless --storage names a database that workers on "
+               "several machines share (postgresql://USER:PASS@HOST/DB, mysql+pymysql://...). A killed worker's "
+               "trial is retried, resuming its runs from their last checkpoints. See README, Sweeps.",
+    )
+    sweep_commands = sweep.add_subparsers(dest="sweep_command", required=True, parser_class=_Parser)
+    for name, help_text in [("run", "run (or go on with) the sweep until every trial is settled"),
+                            ("status", "one line: trials settled, running, failed, and the best so far"),
+                            ("table", "every trial as a Markdown row: its point, state and values")]:
+        command = sweep_commands.add_parser(name, help=help_text)
+        command.add_argument("spec", type=Path, metavar="SPEC", help="the sweep spec (YAML)")
+        command.add_argument("--out", type=Path, metavar="DIR", help="the sweep folder (default ./sweeps/<spec name>)")
+        command.add_argument("--storage", metavar="URL",
+                             help="the Optuna storage (default: sqlite:///DIR/study.db)")
+        if name == "run":
+            command.add_argument("--workers", type=int, default=1, help="worker processes on this machine")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -156,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _eval(args)
         if args.command == "human-eval":
             return _human_eval(args)
+        if args.command == "sweep":
+            return _sweep(args)
         return _presets()
     except UserError as exc:
         if _rank() == 0 or not isinstance(exc, _EveryRank):  # said once when every process meets it
@@ -322,6 +347,21 @@ def _human_eval(args: argparse.Namespace) -> int:
         images=args.images, practice=args.practice, attention=args.attention, seed=args.seed,
     )
     serve_study(args.study, request, args.host, args.port)
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from gankit import sweep
+
+    if args.sweep_command == "run" and args.workers <= 0:
+        raise UserError(f"--workers must be a positive number, got {args.workers}")
+    opened = sweep.Sweep.open(args.spec, args.out, args.storage)
+    if args.sweep_command == "run":
+        print(sweep.run_sweep(opened, args.workers))
+    elif args.sweep_command == "status":
+        print(sweep.status_line(opened))
+    else:
+        print(sweep.table(opened))
     return 0
 
 

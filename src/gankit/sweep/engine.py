@@ -1,0 +1,347 @@
+"""Running a sweep on Optuna: the study, the workers, and what a trial trains.
+
+Why Optuna and not a pool of our own: its storage (SQLite in the sweep folder by default, or a
+PostgreSQL/MySQL URL that workers on several machines share) is the one place that says which
+trials exist, which are taken and which are done, with atomic hand-out of queued trials, so any
+number of `gankit sweep run` processes, started anywhere and at any time, share one sweep.
+
+- A trial is a point of the space; it trains one ordinary gankit run folder per seed, under
+  `SWEEP/trials/NNNN/seed-S`, and its value is the mean over seeds of the metric in each run's final
+  evaluation. A trial whose config is refused, or whose run diverges, ends failed with the reason
+  (`error`, `diverged`) and counts as settled: it is not tried again.
+- A grid sweep puts every point in Optuna's queue when the study is created (by whichever worker
+  creates it; the others wait for it), and its workers only take queued trials, so no point runs
+  twice. Random and TPE sweeps ask the sampler for a new trial while fewer than `trials` are settled
+  or running.
+- Fault tolerance: each running trial beats a heartbeat into the storage. A worker that is killed
+  stops beating; after `heartbeat_s` × 3 any worker (one still running, or the same command run
+  again) marks its trial failed and Optuna queues a retry of it with the same point. The retry
+  trains in the killed trial's folders, so each run resumes from its last checkpoint (a run that
+  had finished is only read back). Finished trials are in the storage, never lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing
+import os
+import statistics
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+import torch
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_stale_trials
+from optuna.trial import TrialState
+
+from gankit.errors import TrainingDiverged, UserError
+from gankit.report.html import read_metrics
+from gankit.run import is_run, pick_device, resumed_config, train
+from gankit.sweep.spec import Choices, SweepSpec, encode, load_spec
+from gankit.train import checkpoint
+from gankit.train.distributed import Distributed
+
+STUDY_FILE = "study.db"
+MAX_RETRIES = 3  # a trial whose worker dies this often is left failed
+SETTLED = "settled"  # user attribute of a failed trial that is not to be retried (refused, diverged)
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+# The heartbeat and its retry callback have been "experimental" since Optuna 2.8; they are what we use.
+# Workers beat it themselves (study.ask/tell, not study.optimize), which Optuna warns of.
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Where a sweep lives: its spec (and the folder relative paths in it start from), its folder
+    of trial runs, and the storage URL of its Optuna study."""
+
+    spec: SweepSpec
+    spec_path: Path
+    out: Path
+    storage: str
+
+    @classmethod
+    def open(cls, spec_path: Path, out: Path | None, storage: str | None) -> "Sweep":
+        spec = load_spec(spec_path)
+        out = (out or Path("sweeps") / spec_path.stem).resolve()
+        return cls(spec, spec_path.resolve(), out, storage or f"sqlite:///{out / STUDY_FILE}")
+
+    @property
+    def name(self) -> str:
+        return self.spec_path.stem
+
+    def trial_dir(self, number: int) -> Path:
+        return self.out / "trials" / f"{number:04d}"
+
+
+def _storage(sweep: Sweep) -> RDBStorage:
+    sqlite = sweep.storage.startswith("sqlite")
+    beat = sweep.spec.heartbeat_s
+    try:
+        return RDBStorage(
+            sweep.storage,
+            engine_kwargs={"connect_args": {"timeout": 120}} if sqlite else None,  # wait for the file lock
+            heartbeat_interval=beat, grace_period=3 * beat,
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES),
+        )
+    except Exception as exc:  # a bad URL, a server that refuses, a missing driver: one line
+        raise UserError(f"sweep storage {sweep.storage}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+
+
+def _sampler(spec: SweepSpec) -> optuna.samplers.BaseSampler:
+    if spec.sampler.name == "tpe":
+        return optuna.samplers.TPESampler(seed=spec.sampler.seed)
+    return optuna.samplers.RandomSampler(seed=spec.sampler.seed)  # grid: only queued trials are run
+
+
+def open_study(sweep: Sweep, create: bool) -> tuple[optuna.Study, RDBStorage]:
+    """The sweep's study; with `create`, made (and a grid's points queued) when it does not exist.
+    A study made from another spec is refused: its trials would not be points of this one."""
+    if create:
+        sweep.out.mkdir(parents=True, exist_ok=True)
+    elif sweep.storage == f"sqlite:///{sweep.out / STUDY_FILE}" and not (sweep.out / STUDY_FILE).exists():
+        raise UserError(f"no sweep in {sweep.out} yet (start it with gankit sweep run)")
+    storage = _storage(sweep)
+    direction = sweep.spec.metric.direction
+    spec_json = sweep.spec.model_dump(mode="json")
+    if create:
+        try:
+            study = optuna.create_study(study_name=sweep.name, storage=storage, direction=direction,
+                                        sampler=_sampler(sweep.spec))
+        except optuna.exceptions.DuplicatedStudyError:
+            pass
+        else:
+            study.set_user_attr("spec", spec_json)
+            for point in sweep.spec.grid_points() if sweep.spec.sampler.name == "grid" else []:
+                study.enqueue_trial(point)
+            study.set_user_attr("ready", True)
+    try:
+        study = optuna.load_study(study_name=sweep.name, storage=storage, sampler=_sampler(sweep.spec))
+    except KeyError:
+        raise UserError(f"no sweep {sweep.name!r} in {sweep.storage} yet (start it with gankit sweep run)") from None
+    for _ in range(600):  # the worker that created the study is still queueing its grid
+        if study.user_attrs.get("ready"):
+            break
+        time.sleep(0.1)
+    else:
+        raise UserError(f"sweep {sweep.name!r} in {sweep.storage} was never made ready (its creator died?)")
+    if study.user_attrs.get("spec") != spec_json:
+        raise UserError(f"sweep {sweep.name!r} in {sweep.storage} was started from another spec; "
+                        "run it with that spec, or give this one another --out or --storage")
+    return study, storage
+
+
+# ----------------------------------------------------------------------------------- workers
+
+
+def run_sweep(sweep: Sweep, workers: int) -> str:
+    """Run the sweep's trials in `workers` processes (each taking the cores' share of threads)
+    until every trial is settled; returns the status line."""
+    open_study(sweep, create=True)
+    if workers == 1:
+        work(sweep)
+    else:
+        context = multiprocessing.get_context("spawn")
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        processes = [context.Process(target=_worker_main, args=(sweep, threads)) for _ in range(workers)]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join()
+        failed = [p.exitcode for p in processes if p.exitcode != 0]
+        if failed:
+            raise UserError(f"{len(failed)} of {workers} sweep workers stopped with an error (exit {failed[0]}); "
+                            "run the same command again to go on")
+    return status_line(sweep)
+
+
+def _worker_main(sweep: Sweep, threads: int) -> None:
+    torch.set_num_threads(threads)
+    try:
+        work(sweep)
+    except UserError as exc:
+        print(f"gankit: error: {exc}", flush=True)
+        raise SystemExit(2) from None
+
+
+def work(sweep: Sweep) -> None:
+    """One worker: take queued trials (a grid's points, the retries of dead workers' trials), or
+    new ones from the sampler, until every trial is settled; wait for trials other workers run,
+    since they may die and leave a retry."""
+    study, storage = open_study(sweep, create=False)
+    wanted = sweep.spec.trial_count()
+    while True:
+        fail_stale_trials(study)
+        trial = _take_queued(study, storage)
+        if trial is None:
+            trials = study.get_trials(deepcopy=False)
+            running = sum(t.state == TrialState.RUNNING for t in trials)
+            if sum(_settled(t) for t in trials) + running >= wanted or sweep.spec.sampler.name == "grid":
+                if running == 0:
+                    return
+                time.sleep(sweep.spec.heartbeat_s)
+                continue
+            trial = study.ask()
+        run_trial(sweep, study, storage, trial)
+
+
+def _settled(trial: optuna.trial.FrozenTrial) -> bool:
+    return trial.state in (TrialState.COMPLETE, TrialState.PRUNED) or (
+        trial.state == TrialState.FAIL and bool(trial.user_attrs.get(SETTLED))
+    )
+
+
+def _take_queued(study: optuna.Study, storage: RDBStorage) -> optuna.Trial | None:
+    """A queued trial, taken atomically (the storage moves it WAITING → RUNNING for one worker only)."""
+    for queued in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        try:
+            if storage.set_trial_state_values(queued._trial_id, state=TrialState.RUNNING):
+                return optuna.Trial(study, queued._trial_id)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+    return None
+
+
+def _point(sweep: Sweep, trial: optuna.Trial) -> dict[str, Any]:
+    """The trial's point, suggested through Optuna (fixed for a queued or retried trial)."""
+    point = {}
+    for key, dim in sweep.spec.space.items():
+        if isinstance(dim, Choices):
+            point[key] = trial.suggest_categorical(key, [encode(v) for v in dim.choices])
+        elif dim.int:
+            point[key] = trial.suggest_int(key, int(dim.low), int(dim.high), log=dim.log)
+        else:
+            point[key] = trial.suggest_float(key, dim.low, dim.high, log=dim.log)
+    return point
+
+
+@contextlib.contextmanager
+def _heartbeat(storage: RDBStorage, trial_id: int, every: float):
+    """Beat the trial's heartbeat while it trains, so other workers know it is alive."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every):
+            storage.record_heartbeat(trial_id)
+
+    storage.record_heartbeat(trial_id)
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def run_trial(sweep: Sweep, study: optuna.Study, storage: RDBStorage, trial: optuna.Trial) -> None:
+    point = _point(sweep, trial)
+    frozen = storage.get_trial(trial._trial_id)
+    number = RetryHeartbeatStaleTrialCallback.retried_trial_number(frozen)
+    folder = sweep.trial_dir(trial.number if number is None else number)
+    trial.set_user_attr("folder", str(folder))
+    values = []
+    with _heartbeat(storage, trial._trial_id, sweep.spec.heartbeat_s):
+        try:
+            for seed in sweep.spec.seeds:
+                cfg = sweep.spec.trial_config(sweep.spec_path.parent, point, seed)
+                final, resumed_at = train_or_resume(cfg, folder / f"seed-{seed}")
+                trial.set_user_attr(f"seed-{seed}", {"final": final, "resumed_at": resumed_at})
+                if sweep.spec.metric.name not in final:
+                    raise UserError(f"the final evaluation of {folder / f'seed-{seed}'} has no {sweep.spec.metric.name}")
+                values.append(final[sweep.spec.metric.name])
+        except (UserError, TrainingDiverged) as exc:
+            trial.set_user_attr(SETTLED, True)
+            trial.set_user_attr("diverged" if isinstance(exc, TrainingDiverged) else "error", str(exc))
+            study.tell(trial, state=TrialState.FAIL)
+            print(f"trial {trial.number}: failed: {exc}", flush=True)
+            return
+    value = statistics.fmean(values)
+    study.tell(trial, value)
+    print(f"trial {trial.number}: {sweep.spec.metric.name} {value:.4g} ({_shown(sweep, point)})", flush=True)
+
+
+def _shown(sweep: Sweep, params: dict[str, Any]) -> str:
+    """A point as `--set` would take it: choices decoded from the JSON text Optuna stores."""
+    return ", ".join(f"{key}={_value(sweep, key, value)}" for key, value in params.items())
+
+
+def _value(sweep: Sweep, key: str, value: Any) -> Any:
+    return json.loads(value) if isinstance(sweep.spec.space.get(key), Choices) else value
+
+
+def train_or_resume(cfg, run_dir: Path) -> tuple[dict[str, float], int | None]:
+    """Train the run in `run_dir`, resuming from its last checkpoint when a killed worker left one;
+    returns the final evaluation row and the step it resumed at (None: trained from the start).
+    The run's own output goes to `train.log` beside it, not to the worker's terminal."""
+    steps = checkpoint.list_steps(run_dir) if is_run(run_dir) else []
+    resumed_at = steps[-1] if steps else None
+    device = pick_device(cfg.train.device)
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(run_dir.parent / f"{run_dir.name}.log", "a") as log, \
+            contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        if resumed_at is None:  # a folder without a checkpoint is a start cut short: begin again
+            train(cfg, run_dir, Distributed(), device, resume=False, overwrite=run_dir.exists())
+        elif resumed_at < cfg.train.steps:
+            resumed, _ = resumed_config(run_dir)
+            train(resumed, run_dir, Distributed(), device, resume=True)
+    evals = [r for r in read_metrics(run_dir) if r["kind"] == "eval"]
+    if not evals:
+        raise UserError(f"{run_dir} logged no evaluation")
+    return {k: v for k, v in evals[-1].items() if k not in ("kind", "step")}, resumed_at
+
+
+# ------------------------------------------------------------------------------------ reading
+
+
+def status_line(sweep: Sweep) -> str:
+    study, _ = open_study(sweep, create=False)
+    trials = study.get_trials(deepcopy=False)
+    counts = {state.name.lower(): sum(t.state == state for t in trials) for state in TrialState}
+    shown = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
+    settled = sum(_settled(t) for t in trials)
+    line = f"sweep {sweep.name}: {settled} of {sweep.spec.trial_count()} trials settled ({shown or 'none yet'})"
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    if done:
+        best = study.best_trial
+        line += f"; best {sweep.spec.metric.name} {best.value:.4g} (trial {best.number}: {_shown(sweep, best.params)})"
+    return line
+
+
+def table(sweep: Sweep) -> str:
+    """Every trial as a Markdown row: its point, state, value and per-seed values, its folder."""
+    study, _ = open_study(sweep, create=False)
+    keys = list(sweep.spec.space)
+    metric = sweep.spec.metric.name
+    head = ["trial", *keys, "state", f"{metric} (mean)", *[f"seed {s}" for s in sweep.spec.seeds], "folder"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for t in study.get_trials(deepcopy=False):
+        seeds = [t.user_attrs.get(f"seed-{s}", {}).get("final", {}).get(metric) for s in sweep.spec.seeds]
+        state = t.state.name.lower() + (" (retried)" if t.state == TrialState.FAIL and not _settled(t) else "")
+        note = t.user_attrs.get("error") or t.user_attrs.get("diverged")
+        row = [
+            str(t.number), *[str(_value(sweep, k, t.params[k])) if k in t.params else "" for k in keys],
+ state + (f": {note}" if note else ""),
+            "" if t.value is None else f"{t.value:.4g}", *["" if v is None else f"{v:.4g}" for v in seeds],
+            os.path.relpath(t.user_attrs["folder"], sweep.out) if "folder" in t.user_attrs else "",
+        ]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def trials_json(sweep: Sweep) -> list[dict[str, Any]]:
+    """The trials as plain data (for scripts and tests): number, state, point, value, attributes."""
+    study, _ = open_study(sweep, create=False)
+    return [
+        {"number": t.number, "state": t.state.name, "value": t.value,
+         "params": {k: _value(sweep, k, v) for k, v in t.params.items()},
+         "settled": _settled(t), "user_attrs": json.loads(json.dumps(t.user_attrs))}
+        for t in study.get_trials(deepcopy=False)
+    ]
