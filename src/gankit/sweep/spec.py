@@ -71,7 +71,8 @@ class Range(_Strict):
 # names the problem of the kind it is (a range's bounds), not that it lacks the other kind's keys.
 Dimension = Annotated[
     Annotated[Choices, Tag("choices")] | Annotated[Range, Tag("range")],
-    Discriminator(lambda raw: "choices" if not isinstance(raw, dict) or "choices" in raw else "range"),
+    Discriminator(lambda raw: "range" if isinstance(raw, Range) or (isinstance(raw, dict) and "choices" not in raw)
+                  else "choices"),
 ]
 
 
