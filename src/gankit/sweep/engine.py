@@ -39,6 +39,7 @@ import torch
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_stale_trials
 from optuna.trial import TrialState
 
+from gankit.config import RunConfig
 from gankit.errors import TrainingDiverged, UserError
 from gankit.report.html import read_metrics
 from gankit.run import is_run, pick_device, resumed_config, train
@@ -277,7 +278,7 @@ def _value(sweep: Sweep, key: str, value: Any) -> Any:
     return json.loads(value) if isinstance(sweep.spec.space.get(key), Choices) else value
 
 
-def train_or_resume(cfg, run_dir: Path) -> tuple[dict[str, float], int | None]:
+def train_or_resume(cfg: RunConfig, run_dir: Path) -> tuple[dict[str, float], int | None]:
     """Train the run in `run_dir`, resuming from its last checkpoint when a killed worker left one;
     returns the final evaluation row and the step it resumed at (None: trained from the start).
     The run's own output goes to `train.log` beside it, not to the worker's terminal."""
