@@ -27,6 +27,7 @@ import json
 import multiprocessing
 import os
 import statistics
+import sys
 import threading
 import time
 import warnings
@@ -132,7 +133,8 @@ def open_study(sweep: Sweep, create: bool) -> tuple[optuna.Study, RDBStorage]:
             break
         time.sleep(0.1)
     else:
-        raise UserError(f"sweep {sweep.name!r} in {sweep.storage} was never made ready (its creator died?)")
+        raise UserError(f"sweep {sweep.name!r} in {sweep.storage} was never made ready: the worker that created it "
+                        "stopped while queueing its trials; delete the study (for SQLite, the file) and run again")
     if study.user_attrs.get("spec") != spec_json:
         raise UserError(f"sweep {sweep.name!r} in {sweep.storage} was started from another spec; "
                         "run it with that spec, or give this one another --out or --storage")
@@ -168,7 +170,7 @@ def _worker_main(sweep: Sweep, threads: int) -> None:
     try:
         work(sweep)
     except UserError as exc:
-        print(f"gankit: error: {exc}", flush=True)
+        print(f"gankit: error: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
 
 
@@ -230,7 +232,10 @@ def _heartbeat(storage: RDBStorage, trial_id: int, every: float):
 
     def beat() -> None:
         while not stop.wait(every):
-            storage.record_heartbeat(trial_id)
+            try:
+                storage.record_heartbeat(trial_id)
+            except Exception:  # a storage busy past its timeout: beat again, rather than fall silent
+                continue
 
     storage.record_heartbeat(trial_id)
     thread = threading.Thread(target=beat, daemon=True)
@@ -243,6 +248,20 @@ def _heartbeat(storage: RDBStorage, trial_id: int, every: float):
 
 
 def run_trial(sweep: Sweep, study: optuna.Study, storage: RDBStorage, trial: optuna.Trial) -> None:
+    """Train the trial's runs and tell the study how it went. A trial that another worker took for
+    dead meanwhile (its heartbeat stalled) is left to its retry; an unexpected error fails it
+    unsettled, so that it is retried, and is raised."""
+    try:
+        _run_trial(sweep, study, storage, trial)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        print(f"trial {trial.number}: taken for dead by another worker meanwhile; its retry goes on", file=sys.stderr)
+    except Exception:
+        with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+            study.tell(trial, state=TrialState.FAIL)
+        raise
+
+
+def _run_trial(sweep: Sweep, study: optuna.Study, storage: RDBStorage, trial: optuna.Trial) -> None:
     point = _point(sweep, trial)
     frozen = storage.get_trial(trial._trial_id)
     number = RetryHeartbeatStaleTrialCallback.retried_trial_number(frozen)

@@ -132,7 +132,7 @@ class SweepSpec(_Strict):
 
     def trial_config(self, spec_dir: Path, params: dict[str, Any], seed: int) -> RunConfig:
         """The run config of one trial's run: base, its overrides, the trial's point, the seed."""
-        point = [f"{key}={value if isinstance(value, str) else json.dumps(value)}" for key, value in params.items()]
+        point = [f"{key}={value if isinstance(value, str) else encode(value)}" for key, value in params.items()]
         return build_config(self.base_raw(spec_dir), [*self.base.set, *point, f"seed={seed}"])
 
 
