@@ -13,8 +13,9 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from gankit.config.schema import _DEFAULT_BETAS, CONFIG_VERSION, MAXOUT_PIECES, REFERENCE_BATCH, TOY_OUTPUTS
+from gankit.config.schema import _DEFAULT_BETAS, CONFIG_VERSION, MAXOUT_PIECES, REFERENCE_BATCH
 from gankit.errors import UserError
+from gankit.metrics.registry import MIXTURE_OUTPUTS
 
 
 @dataclass
@@ -86,5 +87,5 @@ def _to_version_2(migration: Migration) -> None:
             log["features"] = "auto"
         toy = isinstance(data, dict) and data.get("name") in ("ring", "grid")
         modes_logged = "modes" in (log.get("metrics") or [])
-        if log.get("best") in TOY_OUTPUTS and not toy and not (modes_logged and log["best"] in ("modes", "kl")):
+        if log.get("best") in MIXTURE_OUTPUTS and not toy and not (modes_logged and log["best"] in ("modes", "kl")):
             log["best"] = None

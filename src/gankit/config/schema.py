@@ -481,7 +481,6 @@ class TrainConfig(_Strict):
 
 
 MetricName = Literal[metric_names()]  # gankit.metrics.registry's, as `gankit eval --metrics` names them
-TOY_OUTPUTS = MIXTURE_OUTPUTS
 
 
 class LogConfig(_Strict):
