@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+import torch.distributed.nn  # noqa: F401  (imported before any process group exists: see `session`)
 from torch import Tensor, nn
 
 from gankit.errors import RankLost, first_line
@@ -54,10 +55,15 @@ class Distributed:
     @contextmanager
     def session(cls, device: torch.device) -> Iterator["Distributed"]:
         """The run's processes for the length of a `with` block, the process group torn down at its
-        end. A block that finishes first waits for every rank: a rank that tore down its gloo group
-        and exited while rank 0 was still writing the report aborted in about 1 launch in 8 (torch
-        2.14, 2 CPU ranks: "terminate called without an active exception" during interpreter exit;
-        0 in 24 with the barrier). A block that fails waits for nobody."""
+        end. A block that finishes first waits for every rank; a block that fails waits for nobody.
+
+        The teardown must really free the gloo group, whose worker threads otherwise live into
+        interpreter exit and abort the process ("terminate called without an active exception")
+        when one drops its last tensor after Python is gone: about 1 rank-1 exit in 30 under load
+        (torch 2.14). `torch.distributed.nn.functional` binds `group.WORLD` as a default argument of
+        ten functions at import, and torch imports it lazily (the first optimizer does), which kept
+        the group alive past `destroy_process_group`; so this module imports it before any group
+        exists, and the destroy joins the threads."""
         run = cls.from_environment(device)
         try:
             yield run
