@@ -150,6 +150,13 @@ class Trainer:
         out = out.detach().float()
         return (torch.sigmoid(out) if self.objective.outputs_probability else out).mean()
 
+    def update_d(self) -> dict[str, Tensor]:
+        """One D update against G's current samples, G left as it is and the step count too: the
+        D half of `train_step`, and on its own a critic trained toward optimality against a fixed
+        G (WGAN-GP's Figure 1a, benchmarks/wgan_toy_critics.py)."""
+        self.d.requires_grad_(True)
+        return self._d_update()
+
     def train_step(self) -> dict[str, Tensor]:
         """One step; returns detached scalars (the last D update's, and the G update's)."""
         self.schedule.set_step(self.step)
@@ -157,9 +164,8 @@ class Trainer:
             stats = self._joint_update()
             self.step += 1
             return stats
-        self.d.requires_grad_(True)
         for _ in range(self.d_steps):
-            stats = self._d_update()
+            stats = self.update_d()
         self.d.requires_grad_(False)
         stats.update(self._g_update())
         self.step += 1
