@@ -47,3 +47,10 @@ def print_tables(text: str, written: bool) -> None:
     print(text, end="")
     if written:
         print(f"\nwrote {RESULTS}")
+
+
+def write_figure_block(name: str, body: str, fig, figure: Path, dpi: int = 110) -> None:
+    """A benchmark's figure saved beside its block (the block's text links to `figure`)."""
+    fig.tight_layout()
+    fig.savefig(figure, dpi=dpi)
+    write_block(name, body)

@@ -29,7 +29,7 @@ from torch import nn
 from gankit.config import build_config, load_preset
 from gankit.run import build_trainer
 from gankit.train.distributed import Distributed
-from results_md import RESULTS, print_tables, this_command, write_block
+from results_md import RESULTS, print_tables, this_command, write_figure_block
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
@@ -110,9 +110,7 @@ def main() -> None:
         ax.set_xlabel("critic layer (input first)")
         ax.set_ylabel("log10 gradient norm")
         ax.legend(fontsize="small")
-        fig.tight_layout()
-        fig.savefig(FIGURE, dpi=120)
-        write_block("wgan-gradient-norms", text)
+        write_figure_block("wgan-gradient-norms", text, fig, FIGURE, dpi=120)
     print_tables(text, args.write)
 
 

@@ -41,7 +41,7 @@ from gankit.run import build_trainer
 from gankit.train.batches import BatchStream
 from gankit.train.distributed import Distributed
 from gankit.train.trainer import Trainer
-from results_md import RESULTS, print_tables, this_command, write_block
+from results_md import RESULTS, print_tables, this_command, write_figure_block
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
@@ -214,9 +214,7 @@ def main() -> None:
             for row, (name, setting, critics) in enumerate(rows):
                 _contours(axes[row][col], critics[(data, name)], f"{data}: {name}, {setting}")
         axes[0][0].legend(fontsize="x-small", loc="lower left", markerscale=3)
-        fig.tight_layout()
-        fig.savefig(FIGURE, dpi=100)
-        write_block("wgan-toy-critics", text)
+        write_figure_block("wgan-toy-critics", text, fig, FIGURE, dpi=100)
     print_tables(text, args.write)
 
 
