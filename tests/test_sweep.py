@@ -48,6 +48,7 @@ def test_two_workers_share_one_sqlite_study_and_run_each_grid_point_once(tmp_pat
     for t in trials:  # each trial trained its seeds; the value is their mean
         seeds = [t["user_attrs"][f"seed-{s}"]["final"]["high_quality"] for s in (0, 1)]
         assert t["state"] == "COMPLETE" and t["value"] == pytest.approx(sum(seeds) / 2)
+        assert 0 < t["seconds"] < 300
     run = tmp_path / "sweeps" / "grid" / "trials" / "0002" / "seed-1"
     assert (run / "run.json").exists()
     assert yaml.safe_load((run / "config.yaml").read_text())["seed"] == 1

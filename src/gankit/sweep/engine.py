@@ -357,11 +357,13 @@ def table(sweep: Sweep) -> str:
 
 
 def trials_json(sweep: Sweep) -> list[dict[str, Any]]:
-    """The trials as plain data (for scripts and tests): number, state, point, value, attributes."""
+    """The trials as plain data (for scripts and tests): number, state, point, value, wall seconds
+    from start to end (None until it ends), attributes."""
     study, _ = open_study(sweep, create=False)
     return [
         {"number": t.number, "state": t.state.name, "value": t.value,
          "params": {k: _value(sweep, k, v) for k, v in t.params.items()},
+         "seconds": (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete else None,
          "settled": _settled(t), "user_attrs": json.loads(json.dumps(t.user_attrs))}
         for t in study.get_trials(deepcopy=False)
     ]
