@@ -102,6 +102,27 @@ def test_a_tpe_sweep_searches_a_log_range(tmp_path, cli):
     assert [s["optim"]["g"]["lr"] for s in saved] == lrs  # each trial's run trained at its point
 
 
+@pytest.mark.slow
+def test_random_workers_draw_different_points_and_the_seed_fixes_them(tmp_path, cli):
+    """Two worker processes seeded alike drew the same points (each random point ran twice); each
+    trial's draws are seeded by its number, so the points differ, and a sweep with the same seed
+    on one worker draws the same ones (four specs sharing a seed compare the same points)."""
+    random = {**GRID, "seeds": [0], "space": {"optim.g.lr": {"low": 1.0e-5, "high": 1.0e-2, "log": True},
+                                              "model.g.activation": {"choices": ["relu", "tanh", "softplus"]}},
+              "sampler": {"name": "random", "trials": 4, "seed": 3}}
+    spec = write_spec(tmp_path / "random.yaml", random)
+    done = gankit("sweep", "run", spec, "--workers", "2", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    trials = trials_json(Sweep.open(spec, tmp_path / "sweeps" / "random", None))
+    points = {t["number"]: tuple(t["params"].values()) for t in trials}
+    assert len(points) >= 4 and len(set(points.values())) == len(points)
+
+    again = write_spec(tmp_path / "again.yaml", random)
+    assert cli("sweep", "run", again, "--out", tmp_path / "again")[0] == 0
+    alone = {t["number"]: tuple(t["params"].values()) for t in trials_json(Sweep.open(again, tmp_path / "again", None))}
+    assert all(alone[n] == points[n] for n in alone)
+
+
 def test_a_refused_trial_is_settled_with_its_reason(tmp_path, cli):
     spec = write_spec(tmp_path / "refused.yaml", {**GRID, "seeds": [0], "space": {"train.batch_size": {"choices": [32, -1]}}})
     code, out, err = cli("sweep", "run", spec, "--out", tmp_path / "sw")

@@ -12,7 +12,8 @@ number of `gankit sweep run` processes, started anywhere and at any time, share 
 - A grid sweep puts every point in Optuna's queue when the study is created (by whichever worker
   creates it; the others wait for it), and its workers only take queued trials, so no point runs
   twice. Random and TPE sweeps ask the sampler for a new trial while fewer than `trials` are settled
-  or running.
+  or running, each trial's draws seeded by the spec's seed and its number (`_ask`), so that workers
+  draw different points.
 - Fault tolerance: each running trial beats a heartbeat into the storage. A worker that is killed
   stops beating; after `heartbeat_s` × 3 any worker (one still running, or the same command run
   again) marks its trial failed and Optuna queues a retry of it with the same point. The retry
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 import torch
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_stale_trials
@@ -97,10 +99,24 @@ def _storage(sweep: Sweep) -> RDBStorage:
         raise UserError(f"sweep storage {sweep.storage}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
 
 
-def _sampler(spec: SweepSpec) -> optuna.samplers.BaseSampler:
+def _sampler(spec: SweepSpec, trial_number: int = 0) -> optuna.samplers.BaseSampler:
+    """The sampler that draws trial `trial_number`'s point, seeded by the spec's seed and that
+    number (see `_ask`)."""
+    seed = int(np.random.SeedSequence([spec.sampler.seed, trial_number]).generate_state(1)[0])
     if spec.sampler.name == "tpe":
-        return optuna.samplers.TPESampler(seed=spec.sampler.seed)
-    return optuna.samplers.RandomSampler(seed=spec.sampler.seed)  # grid: only queued trials are run
+        return optuna.samplers.TPESampler(seed=seed)
+    return optuna.samplers.RandomSampler(seed=seed)  # grid: only queued trials are run
+
+
+def _ask(study: optuna.Study, spec: SweepSpec) -> optuna.Trial:
+    """A new trial, its point to be drawn by a sampler seeded for it alone. Workers that each held
+    one sampler with the spec's seed drew the same points in the same order (two processes ran each
+    random point twice); seeded by the trial's number, the workers' draws differ, and a random
+    sweep draws the same points whatever the number of workers (TPE's later draws depend on the
+    results before them as well)."""
+    trial = study.ask()
+    study.sampler = _sampler(spec, trial.number)  # `trial.suggest_*` draws with the study's sampler
+    return trial
 
 
 def open_study(sweep: Sweep, create: bool) -> tuple[optuna.Study, RDBStorage]:
@@ -191,7 +207,7 @@ def work(sweep: Sweep) -> None:
                     return
                 time.sleep(sweep.spec.heartbeat_s)
                 continue
-            trial = study.ask()
+            trial = _ask(study, sweep.spec)
         run_trial(sweep, study, storage, trial)
 
 
