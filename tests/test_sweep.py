@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from gankit.sweep import Sweep, trials_json
+from gankit.train import checkpoint
 from tests.conftest import TINY
 
 GRID = {
@@ -69,9 +70,10 @@ def test_a_killed_worker_s_trial_is_retried_and_resumes_from_its_checkpoint(tmp_
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     worker = subprocess.Popen([sys.executable, "-m", "gankit", "sweep", "run", str(spec)], cwd=tmp_path, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    checkpoints = tmp_path / "sweeps" / "kill" / "trials" / "0000" / "seed-0" / "checkpoints"
+    run_dir = tmp_path / "sweeps" / "kill" / "trials" / "0000" / "seed-0"
     deadline = time.monotonic() + 120
-    while not (checkpoints.exists() and any(checkpoints.iterdir())) and time.monotonic() < deadline:
+    # A finished checkpoint, not the folder being filled (killed then, the retry starts over, as it should).
+    while not checkpoint.list_steps(run_dir) and time.monotonic() < deadline:
         assert worker.poll() is None, worker.communicate()
         time.sleep(0.05)
     os.killpg(worker.pid, signal.SIGKILL)
