@@ -9,8 +9,12 @@ import fcntl
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gankit.files import atomic_write_text
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "RESULTS.md"
 HEADER = "# Measured results\n\nTables made by the scripts in `benchmarks/`, each with its command.\n\n"
@@ -49,8 +53,12 @@ def print_tables(text: str, written: bool) -> None:
         print(f"\nwrote {RESULTS}")
 
 
-def write_figure_block(name: str, body: str, fig, figure: Path, dpi: int = 110) -> None:
+def write_figure_block(name: str, body: str, fig: "Figure", figure: Path, dpi: int = 110) -> None:
     """A benchmark's figure saved beside its block (the block's text links to `figure`)."""
+    from matplotlib import pyplot as plt  # only the benchmarks that draw pay for its import
+
+    figure.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(figure, dpi=dpi)
+    plt.close(fig)
     write_block(name, body)

@@ -17,7 +17,11 @@ def run_spec(name: str, spec: dict[str, Any], folder: Path, workers: int) -> lis
     study and goes on with it; a changed spec is refused by the engine."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    text = yaml.safe_dump(spec, sort_keys=False)
+    if path.exists() and path.read_text() != text:  # keep the spec its study was made from
+        raise SystemExit(f"{path} holds another spec (other options?): give --folder another folder, "
+                         f"or delete {folder / name} and the spec to start again")
+    path.write_text(text)
     opened = sweep.Sweep.open(path, folder / name, None)
     print(sweep.run_sweep(opened, workers), flush=True)
     return sweep.trials_json(opened)

@@ -84,7 +84,7 @@ def main() -> None:
     def row(objective: str) -> str:
         scores = [t["value"] for t in trials[objective] if t["state"] == "COMPLETE"]
         counts = " | ".join(str(sum(s > threshold for s in scores)) for threshold in THRESHOLDS)
-        failed = len(trials[objective]) - len(scores)
+        failed = sum(t["state"] == "FAIL" and t["settled"] for t in trials[objective])  # not a dead worker's
         return f"| {objective} | {counts} | {max(scores, default=float('nan')):.2f} | {failed} |\n"
 
     same = all(

@@ -5,8 +5,8 @@ steps under each objective (`wgan`: weight clipping, RMSProp, n_critic 5; `wgan-
 Adam (0, 0.9), n_critic 5; `minimax` and `non-saturating`, Adam, k = 1 — each objective's recipe
 optimizer at the preset's learning rate), FID and Inception Score in the offline digit
 classifier's feature space every `--eval-every` steps over 1,000 samples. D's divergence estimate
-at an evaluation is minus its loss (E D(x) − E D(G(z)) for the critics; for the log-loss D, a
-decreasing function of its JS estimate, log 4 − 2 JS), averaged over the logged steps since the
+at an evaluation is minus its loss (E D(x) − E D(G(z)) for the critics; for the log-loss D,
+2 JS − log 4, increasing with its JS estimate), averaged over the logged steps since the
 previous evaluation. Per run: Spearman's ρ between that estimate and FID, and between it and IS,
 over the evaluations after step 0; mean and range over `--seeds`.
 
@@ -30,11 +30,10 @@ from pathlib import Path
 import matplotlib
 from scipy.stats import spearmanr
 
-from gankit import run
 from gankit.config import build_config, load_preset
 from gankit.report.html import read_metrics
-from gankit.train.distributed import Distributed
 from results_md import RESULTS, print_tables, this_command, write_figure_block
+from runs import train_run
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
@@ -51,9 +50,7 @@ def train_curve(objective: str, steps: int, eval_every: int, seed: int, folder: 
         "log.features=digits", f"log.eval_every={eval_every}", f"log.every={max(1, eval_every // 5)}",
         f"log.checkpoint_every={steps}",
     ])
-    device = run.pick_device("cpu")
-    with Distributed.session(device) as dist:
-        run.train(cfg, folder, dist, device, resume=False)
+    train_run(cfg, "mlp-digits", folder)
     rows = read_metrics(folder)
     curve: Curve = []
     window: list[float] = []

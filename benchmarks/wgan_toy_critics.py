@@ -52,13 +52,11 @@ FIGURE = RESULTS.parent / "images" / "wgan_toy_critics.png"
 
 
 class DataPlusNoise(nn.Module):
-    """The paper's fixed generator: a fresh real batch plus N(0, σ²) noise, whatever z it is given.
-    σ is its one parameter, which nothing trains (the trainer's G optimizer needs one)."""
+    """The paper's fixed generator: a fresh real batch plus N(0, σ²) noise, whatever z it is given."""
 
     def __init__(self, batches: BatchStream, source, sigma: float) -> None:
         super().__init__()
-        self.batches, self.source = batches, source
-        self.sigma = nn.Parameter(torch.tensor(sigma), requires_grad=False)
+        self.batches, self.source, self.sigma = batches, source, sigma
 
     def forward(self, z: Tensor) -> Tensor:
         real = self.batches.real(self.source)
@@ -105,8 +103,11 @@ def exact_w1(a: Tensor, b: Tensor) -> float:
 
 
 def critic_scores(trainer: Trainer, real: Tensor, fake: Tensor) -> dict[str, float]:
+    """How good a Wasserstein critic D is on these points: its estimate E D(real) − E D(fake) made
+    1-Lipschitz (a lower bound on W1, comparable across critics of any scale), the exact W1 of the
+    points, D's AUC at ranking real above fake, and its mean gradient norm."""
     d = trainer.d
-    d.requires_grad_(False)
+    d.requires_grad_(False)  # gradients w.r.t. the points only
     eps = torch.rand(len(real), 1)
     norms = torch.cat([_grad_norms(d, x) for x in (real, fake, eps * real + (1 - eps) * fake)])
     with torch.no_grad():
@@ -122,6 +123,7 @@ def critic_scores(trainer: Trainer, real: Tensor, fake: Tensor) -> dict[str, flo
 
 
 def frozen_critic(preset: str, variant: list[str], critic_steps: int, noise: float, seed: int) -> Critic:
+    """A critic trained `critic_steps` updates against G frozen at the data plus noise (the paper's figure)."""
     trainer, _ = _trainer(preset, variant, seed)
     sample = trainer.batches.real(trainer.source)
     trainer.g = DataPlusNoise(trainer.batches, trainer.source, noise * float(sample.norm(dim=1).pow(2).mean().sqrt()))
@@ -132,6 +134,7 @@ def frozen_critic(preset: str, variant: list[str], critic_steps: int, noise: flo
 
 
 def trained_gan(preset: str, variant: list[str], seed: int) -> Critic:
+    """The preset trained whole, its critic scored on the samples that the mode metrics count (the EMA G's)."""
     trainer, steps = _trainer(preset, variant, seed)
     for _ in range(steps):
         trainer.train_step()

@@ -139,19 +139,24 @@ def test_the_logged_d_outputs_are_what_the_d_loss_is_made_of(objective, d_loss_o
     assert stats["d/loss"].item() == pytest.approx(d_loss_of(dx, dgz), rel=1e-5, abs=1e-6)
 
 
-def test_update_d_trains_the_critic_alone():
-    """`update_d` is one D update, with its penalty and clipping, against G as it is: G's weights
-    and the step count stay, D's change and stay clipped (WGAN-GP Fig. 1a trains critics so)."""
+@pytest.mark.parametrize("objective, penalty", [("wgan", None), ("wgan-gp", "d/gp/penalty")])
+def test_update_d_trains_the_critic_alone(objective, penalty):
+    """`update_d` is one D update, with its penalty or clipping, against G as it is, also after a
+    training step has left D frozen: G's weights and the step count stay, D's change (and stay
+    clipped). WGAN-GP's Fig. 1a trains critics so."""
     from gankit.config import build_config, load_preset
     from gankit.run import build_trainer
     from gankit.train.distributed import Distributed
 
-    cfg = build_config(load_preset("toy-grid25"), ["objective.name=wgan", "model.g.hidden=[8]", "model.d.hidden=[8]"])
+    cfg = build_config(load_preset("toy-grid25"), [f"objective.name={objective}", "model.g.hidden=[8]", "model.d.hidden=[8]"])
     trainer = build_trainer(cfg, Distributed(), torch.device("cpu"))
+    trainer.train_step()  # leaves D's parameters without requires_grad
     g_before = [p.detach().clone() for p in trainer.g.parameters()]
     d_before = [p.detach().clone() for p in trainer.d.parameters()]
     stats = trainer.update_d()
-    assert trainer.step == 0 and "d/loss" in stats and not any(k.startswith("g/") for k in stats)
+    assert trainer.step == 1 and "d/loss" in stats and not any(k.startswith("g/") for k in stats)
+    assert penalty is None or stats[penalty] > 0
     assert all(torch.equal(a, b) for a, b in zip(g_before, trainer.g.parameters()))
     assert any(not torch.equal(a, b) for a, b in zip(d_before, trainer.d.parameters()))
-    assert max(p.abs().max().item() for p in trainer.d.parameters()) <= cfg.objective.clip
+    if objective == "wgan":
+        assert max(p.abs().max().item() for p in trainer.d.parameters()) <= cfg.objective.clip

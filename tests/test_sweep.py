@@ -122,7 +122,7 @@ def test_random_workers_draw_different_points_and_the_seed_fixes_them(tmp_path, 
     again = write_spec(tmp_path / "again.yaml", random)
     assert cli("sweep", "run", again, "--out", tmp_path / "again")[0] == 0
     alone = {t["number"]: tuple(t["params"].values()) for t in trials_json(Sweep.open(again, tmp_path / "again", None))}
-    assert all(alone[n] == points[n] for n in alone)
+    assert sorted(alone) == [0, 1, 2, 3] and all(alone[n] == points[n] for n in alone)
 
 
 def test_a_refused_trial_is_settled_with_its_reason(tmp_path, cli):

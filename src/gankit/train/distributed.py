@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
-import torch.distributed.nn  # noqa: F401  (imported before any process group exists: see `session`)
 from torch import Tensor, nn
 
 from gankit.errors import RankLost, first_line
@@ -46,6 +45,8 @@ class Distributed:
         if launched()[1] == 1:
             return cls()
         if not dist.is_initialized():
+            import torch.distributed.nn  # noqa: F401  (before the group exists, or it pins the group: see `session`)
+
             # NCCL moves only GPU tensors; the checkpoint's gather of CPU random states goes by gloo.
             backend = "cpu:gloo,cuda:nccl" if device.type == "cuda" else "gloo"
             dist.init_process_group(backend, timeout=datetime.timedelta(minutes=10))
@@ -62,8 +63,8 @@ class Distributed:
         when one drops its last tensor after Python is gone: about 1 rank-1 exit in 30 under load
         (torch 2.14). `torch.distributed.nn.functional` binds `group.WORLD` as a default argument of
         ten functions at import, and torch imports it lazily (the first optimizer does), which kept
-        the group alive past `destroy_process_group`; so this module imports it before any group
-        exists, and the destroy joins the threads."""
+        the group alive past `destroy_process_group`; so `from_environment` imports it before it
+        makes the group, and the destroy joins the threads."""
         run = cls.from_environment(device)
         try:
             yield run

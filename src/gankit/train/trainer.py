@@ -151,9 +151,9 @@ class Trainer:
         return (torch.sigmoid(out) if self.objective.outputs_probability else out).mean()
 
     def update_d(self) -> dict[str, Tensor]:
-        """One D update against G's current samples, G left as it is and the step count too: the
-        D half of `train_step`, and on its own a critic trained toward optimality against a fixed
-        G (WGAN-GP's Figure 1a, benchmarks/wgan_toy_critics.py)."""
+        """One D update against G's current samples, G, the step count and the learning rates left
+        as they are: a critic trained toward optimality against a fixed G (WGAN-GP's Figure 1a,
+        benchmarks/wgan_toy_critics.py)."""
         self.d.requires_grad_(True)
         return self._d_update()
 
@@ -164,8 +164,9 @@ class Trainer:
             stats = self._joint_update()
             self.step += 1
             return stats
+        self.d.requires_grad_(True)
         for _ in range(self.d_steps):
-            stats = self.update_d()
+            stats = self._d_update()
         self.d.requires_grad_(False)
         stats.update(self._g_update())
         self.step += 1
