@@ -6,7 +6,8 @@ What it measures: for `toy-ring8` and `toy-grid25` under objective `wgan-gp` (λ
 (log range 1e-4 … 5e-3), n_critic ∈ {1, 2, 5}, steps ∈ {3000, 6000}, and the width of both 3-layer
 MLPs ∈ {128, 256}, maximising the high-quality share (samples within 3 std of a mode, of 2,500 from
 the EMA generator). It reports every trial's modes, high-quality share and minutes, the best point,
-and whether it reaches the target: all modes with ≥ 90% high-quality samples within 10 CPU-minutes.
+and whether it reaches the target: all modes with ≥ 90% high-quality samples within 10 CPU-minutes;
+and it draws high quality against each trial's minutes (docs/images/wgan_toy_budgets.png).
 
 Why: the toy table (benchmarks/toy_modes.py) shows WGAN-GP at ≤ 2% high quality on grid25 and 0 of
 8 modes on ring8 under the presets' shared budget; the issue asks whether a budget of its own lets
@@ -24,8 +25,13 @@ import argparse
 import os
 from pathlib import Path
 
-from results_md import print_tables, this_command, write_block
+import matplotlib
+
+from results_md import RESULTS, print_tables, this_command, write_figure_block
 from sweep_runs import run_spec
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
 PRESETS = {"ring8": ("toy-ring8", 8), "grid25": ("toy-grid25", 25)}  # name: (preset, modes)
 SPACE = {
@@ -36,6 +42,7 @@ SPACE = {
     "model.g.hidden": {"choices": [[128] * 3, [256] * 3]},
     "model.d.hidden": {"choices": [[128] * 3, [256] * 3]},
 }
+FIGURE = RESULTS.parent / "images" / "wgan_toy_budgets.png"
 FOLDER = Path(__file__).resolve().parents[1] / "runs" / "wgan-toy-budgets"
 TARGET_HQ, TARGET_MINUTES = 0.9, 10.0
 
@@ -104,10 +111,19 @@ def main() -> None:
         f"trial's wall time, its worker holding {max(1, (os.cpu_count() or 1) // args.workers)} of {os.cpu_count()} cores "
         "(a retried trial's counts only the retry).\n\n"
         + "\n".join(sections)
-        + f"\nCommand: `{this_command()}`\n"
+        + f"\n![high quality against each trial's minutes](images/{FIGURE.name})\n\nCommand: `{this_command()}`\n"
     )
     if args.write:
-        write_block("wgan-toy-budgets", text)
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        for name, all_trials in trials.items():
+            done = [t for t in all_trials if t["state"] == "COMPLETE"]
+            ax.scatter([t["seconds"] / 60 for t in done], [_final(t)["high_quality"] for t in done], label=name)
+        ax.axhline(TARGET_HQ, color="grey", linestyle="--", linewidth=1)
+        ax.axvline(TARGET_MINUTES, color="grey", linestyle=":", linewidth=1)
+        ax.set_xlabel("trial wall minutes")
+        ax.set_ylabel("high-quality share")
+        ax.legend(fontsize="small")
+        write_figure_block("wgan-toy-budgets", text, fig, FIGURE)
     print_tables(text, args.write)
 
 
