@@ -101,7 +101,8 @@ def _storage(sweep: Sweep) -> RDBStorage:
 
 def _sampler(spec: SweepSpec, trial_number: int = 0) -> optuna.samplers.BaseSampler:
     """The sampler that draws trial `trial_number`'s point, seeded by the spec's seed and that
-    number (see `_ask`)."""
+    number (see `_ask`). The study is opened with trial 0's: it draws nothing itself, since queued
+    trials carry their points and `_ask` gives every new trial its own."""
     seed = int(np.random.SeedSequence([spec.sampler.seed, trial_number]).generate_state(1)[0])
     if spec.sampler.name == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
