@@ -29,16 +29,16 @@ worth its cost over plain supervised training on the same few labels. Every row 
 The techniques and their settings are in TECHNIQUES. Each GAN run of the grid and fashion parts
 evaluates at step 0 (the training loop always evaluates there) and at the end; the ssl runs also
 every `log.eval_every` steps of their preset. The table uses the end (no early stopping on the
-test set). Runs are trained as `gankit train` would, in worker processes (`--jobs N --threads
-T`; on 2 cores `--jobs 2 --threads 1`), each in its own folder under a temporary directory (or
-`--out-dir`). Every finished run is appended to docs/results/improved_gan_runs.jsonl and a later
-invocation reuses the runs it holds (keyed by config fingerprint, the feature space for Fashion,
-and steps) instead of training them again; `--fresh` retrains. A full run (no `--steps`) rewrites
-the part's block "improved-gan-ablation-<part>" of docs/RESULTS.md after every finished cell,
-marked partial until the last (the other parts' blocks stay as they are); a smoke run with
-`--steps` writes nothing unless `--write` is given.
+test set). The GAN runs are `gankit sweep`s in `--workers` processes under runs/ablation/
+(git-ignored; `--folder` moves it): grid and fashion one grid sweep each over the variants (space
+key `set`: each variant's overrides), ssl one sweep per data set (its seeds; the labelled subset
+seed is the run's). The same command run again goes on with an interrupted study. (a) is not a GAN
+run: it trains in this process, after its data set's sweep. A full run (no `--steps`) rewrites the
+part's block "improved-gan-ablation-<part>" of docs/RESULTS.md when the part is done (the other
+parts' blocks stay as they are) and writes its runs to docs/results/improved_gan_PART_runs.jsonl; a
+smoke run with `--steps` trains in a temporary folder and writes nothing unless `--write` is given.
 
-    python benchmarks/improved_gan_ablation.py --jobs 2 --threads 1            # the full study
+    python benchmarks/improved_gan_ablation.py                                 # the full study
     python benchmarks/improved_gan_ablation.py --steps 4 --seeds 0 --parts grid  # a smoke test
     GANKIT_DATA=/path/with/mnist python benchmarks/improved_gan_ablation.py --parts ssl
 
@@ -47,7 +47,7 @@ fashion-mnist.safetensors) and the ssl part MNIST's IDX files (data.root or $GAN
 are checked before anything trains. `--space digits` runs the fashion part's code without those
 weights, for a smoke test (its numbers mean nothing).
 
-Expected cost on a 2-core CPU (`--jobs 2 --threads 1`), estimated from per-step timings of tiny
+Expected cost on a 2-core CPU (2 workers of 1 thread), estimated from per-step timings of tiny
 smoke runs on a machine loaded with other work (load average about 5 on 2 cores), so rough:
 
 - grid: 8 distinct configurations × 3 seeds at 5,500 steps. About 0.01 CPU s per step without
@@ -59,22 +59,21 @@ smoke runs on a machine loaded with other work (load average about 5 on 2 cores)
 - ssl: per data set and seed, (b) 30,000 steps at ~0.12-0.15 CPU s per step (about 75 min wall
   beside another run; the longest runs) and (a) 3,000 steps at ~0.04 s (~130 s): about 7 CPU hours.
 
-In all about 14 CPU hours: 7 hours or more with `--jobs 2 --threads 1` on an otherwise idle 2-core
-machine, more when it is shared (with a load average of 4-5 the smoke runs' wall time was ~1.5×
-their CPU time). `--parts` splits the study; the runs log keeps every finished run between calls.
+In all about 14 CPU hours: 7 hours or more with 2 workers on an otherwise idle 2-core machine, more
+when it is shared (with a load average of 4-5 the smoke runs' wall time was ~1.5× their CPU time).
+`--parts` splits the study; the sweeps keep every finished run between calls.
 """
 
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import contextlib
 import os
 import statistics
 import sys
 import time
-import typing
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -84,12 +83,25 @@ from gankit.errors import UserError
 from gankit.metrics.features import SPACES, load_extractor
 from gankit.train.supervised import train_supervised_only
 from results_md import RESULTS, print_tables, this_command, write_block
-from runs import Clock, Runner, Trained, add_run_options, check_run_options, describe_load, describe_status, train_run
+from sweep_runs import (
+    Run,
+    add_sweep_options,
+    check_sweep_options,
+    describe_load,
+    describe_machine,
+    run_spec,
+    runs_by_point,
+    runs_of,
+    sweep_folder,
+    write_runs_log,
+)
 
 PARTS = ("grid", "fashion", "ssl")  # the order they are trained and tabulated in: fastest first
 GAN_PRESETS = {"grid": "toy-grid25", "fashion": "dcgan-fashion"}
 SSL_PRESETS = {"mnist": "ssl-mnist-100", "fashion-mnist": "ssl-fashion-100"}
-RUNS_LOG = RESULTS.parent / "results" / "improved_gan_runs.jsonl"
+# Each part's runs (written with its block). The tables made before the study ran on sweeps
+# (2026-12-01) have theirs in docs/results/improved_gan_runs.jsonl, as the earlier pool logged them.
+RUNS_LOG = RESULTS.parent / "results" / "improved_gan_{part}_runs.jsonl"
 BLOCK = "improved-gan-ablation"
 METRIC_SAMPLES = 5000
 # (a): batches of 100 drawn from the 100 labelled images. Its test error levels off after about
@@ -155,23 +167,44 @@ def budget_overrides(steps: int, eval_every: int | None = None) -> list[str]:
     return [f"train.steps={steps}", f"log.eval_every={eval_every or steps}", f"log.checkpoint_every={steps}"]
 
 
-def gan_config(part: str, techniques: tuple[str, ...], seed: int, steps: int | None, space: str) -> RunConfig:
-    raw = load_preset(GAN_PRESETS[part])
-    default_steps = raw["train"]["steps"]
+def technique_overrides(part: str, techniques: tuple[str, ...]) -> list[str]:
+    """A variant's overrides: its techniques' settings at the part's size and default budget."""
+    default_steps = load_preset(GAN_PRESETS[part])["train"]["steps"]
     kernels, dims = MBD_SIZE[part]
-    overrides = [TECHNIQUES[t][1].format(steps=default_steps, kernels=kernels, dims=dims) for t in techniques]
-    overrides.append(f"seed={seed}")
-    if part == "fashion":
-        overrides += ["log.metrics=[fid, is]", f"log.features={space}", f"log.metrics_samples={METRIC_SAMPLES}"]
-    return build_config(raw, overrides + budget_overrides(steps or default_steps))
+    return [TECHNIQUES[t][1].format(steps=default_steps, kernels=kernels, dims=dims) for t in techniques]
+
+
+def part_overrides(part: str, steps: int | None, space: str) -> list[str]:
+    """What every run of a GAN part shares: its metrics and its budget."""
+    metrics = ["log.metrics=[fid, is]", f"log.features={space}", f"log.metrics_samples={METRIC_SAMPLES}"]
+    return (metrics if part == "fashion" else []) + budget_overrides(steps or load_preset(GAN_PRESETS[part])["train"]["steps"])
+
+
+def gan_config(part: str, techniques: tuple[str, ...], seed: int, steps: int | None, space: str) -> RunConfig:
+    overrides = [*part_overrides(part, steps, space), *technique_overrides(part, techniques), f"seed={seed}"]
+    return build_config(load_preset(GAN_PRESETS[part]), overrides)
+
+
+def ssl_overrides(dataset: str, steps: int | None) -> list[str]:
+    """Seed s draws labelled subset s; the preset's evaluations stay on: a test error costs about
+    a second, and the curve in each run's metrics.jsonl shows when a run that ends behind fell behind."""
+    raw = load_preset(SSL_PRESETS[dataset])
+    return ["techniques.semi_supervised.seed=null",
+            *budget_overrides(steps or raw["train"]["steps"], raw["log"]["eval_every"])]
 
 
 def ssl_config(dataset: str, seed: int, steps: int | None) -> RunConfig:
-    raw = load_preset(SSL_PRESETS[dataset])
-    overrides = [f"seed={seed}", f"techniques.semi_supervised.seed={seed}"]
-    # the preset's evaluations stay on: a test error costs about a second, and the curve in each
-    # run's metrics.jsonl (kept with --out-dir) shows when a run that ends behind fell behind
-    return build_config(raw, overrides + budget_overrides(steps or raw["train"]["steps"], raw["log"]["eval_every"]))
+    return build_config(load_preset(SSL_PRESETS[dataset]), [*ssl_overrides(dataset, steps), f"seed={seed}"])
+
+
+def grid_spec(preset: str, overrides: list[str], variants: list[list[str]], seeds: list[int], metric: str,
+              direction: str) -> dict:
+    """A grid sweep of `variants` (an empty list: the base alone), a run per seed."""
+    return {
+        "base": {"preset": preset, "set": overrides},
+        "space": {"set": {"choices": variants}} if variants else {}, "seeds": seeds,
+        "metric": {"name": metric, "direction": direction}, "sampler": {"name": "grid"},
+    }
 
 
 def on_grid(variant: Variant) -> tuple[str, ...] | None:
@@ -183,39 +216,38 @@ def on_grid(variant: Variant) -> tuple[str, ...] | None:
 # ---------------------------------------------------------------------- the supervised baseline
 
 
-def supervised_only(cfg: RunConfig, steps: int) -> Trained:
+def supervised_only(cfg: RunConfig, steps: int) -> Run:
     """(a): `cfg`'s D trained on its labelled subset alone (`gankit.train.supervised`)."""
-    clock = Clock()
+    wall, cpu = time.perf_counter(), time.process_time()
     errors, diverged = train_supervised_only(cfg, steps)
-    wall, cpu = clock.read()
-    return Trained(errors, wall, cpu, diverged)
+    return Run(errors, time.perf_counter() - wall, time.process_time() - cpu, diverged)
 
 
 # ---------------------------------------------------------------------------------- the table
 
 
-def median(runs: list[Trained], key: str) -> float:
+def median(runs: list[Run], key: str) -> float:
     return statistics.median(r.final[key] for r in runs)
 
 
-def mean(runs: list[Trained], key: str) -> float:
+def mean(runs: list[Run], key: str) -> float:
     return statistics.fmean(r.final[key] for r in runs)
 
 
-def median_and_range(runs: list[Trained], key: str) -> str:
+def median_and_range(runs: list[Run], key: str) -> str:
     """"median (min–max)" over seeds: whether two variants differ by more than the seeds do."""
     values = [r.final[key] for r in runs]
     return f"{median(runs, key):.2f} ({min(values):.2f}–{max(values):.2f})"
 
 
-def timing(runs: list[Trained]) -> str:
+def timing(runs: list[Run]) -> str:
     return f"{statistics.median(r.cpu_s for r in runs):.0f} | {statistics.median(r.wall_s for r in runs):.0f}"
 
 
 @dataclass(frozen=True)
 class GanCell:
     variant: Variant
-    runs: list[Trained]  # empty when the variant does not apply
+    runs: list[Run]  # empty when the variant does not apply
     techniques: str  # the techniques the runs have, or why there are none
 
     def fashion_row(self) -> str:
@@ -242,8 +274,8 @@ class GanCell:
 @dataclass(frozen=True)
 class SslCell:
     dataset: str
-    supervised: list[Trained]  # (a)
-    gan: list[Trained]  # (b)
+    supervised: list[Run]  # (a)
+    gan: list[Run]  # (b)
 
     def row(self) -> str:
         a, b = (mean(runs, GAN_ERROR) for runs in (self.supervised, self.gan))
@@ -259,7 +291,7 @@ class SslCell:
         )
 
 
-def percent(runs: list[Trained], key: str = "test_error") -> str:
+def percent(runs: list[Run], key: str = "test_error") -> str:
     """Mean ± sample standard deviation of a test error over seeds, in %."""
     errors = [100 * r.final[key] for r in runs]
     spread = f" ± {statistics.stdev(errors):.2f}" if len(errors) > 1 else ""
@@ -358,58 +390,59 @@ def results_block(part: str, tables: list[str], budgets: dict[str, str], context
 # ----------------------------------------------------------------------------------- the runs
 
 
-def wait(futures: list[concurrent.futures.Future], label: str, seeds: list[int]) -> list[Trained]:
-    """The runs of one row, in seed order, each reported on a line as it is collected."""
-    runs = []
-    for seed, future in zip(seeds, futures):
-        run = future.result()
+def report(runs: list[Run], label: str, seeds: list[int]) -> list[Run]:
+    """The runs of one row, in seed order, each reported on a line."""
+    for seed, run in zip(seeds, runs):
         shown = ", ".join(f"{k} {v:.4g}" for k, v in run.final.items())
         print(f"{label} seed {seed}: {shown}, {run.cpu_s:.1f} CPU s, {run.wall_s:.1f} s"
               + (" (diverged)" if run.diverged else ""), flush=True)
-        runs.append(run)
     return runs
 
 
 Cell = GanCell | SslCell
 
 
-def submit_gan(runner: Runner, part: str, variant: Variant, seen: dict[frozenset[str], str],
-               args: argparse.Namespace) -> typing.Callable[[], Cell]:
-    """Submit the runs of one (part, variant) row; returns what waits for them and makes the row.
-    `seen`: the variants submitted so far in this part by their technique sets, so that a row whose
-    runs equal an earlier row's (a grid combination without VBN) says so; the Runner trains them once."""
-    techniques = on_grid(variant) if part == "grid" else variant.techniques
-    if techniques is None:
-        return lambda: GanCell(variant, [], f"n/a: {NOT_ON_MLP} is built for the DCGAN G; grid25's G is an MLP")
-    label = " + ".join(techniques) or "none"
-    if techniques != variant.techniques:
-        label += f" ({NOT_ON_MLP} n/a on the MLP G)"
-    if frozenset(techniques) in seen:
-        label += f"; the runs of \"{seen[frozenset(techniques)]}\""
-    seen.setdefault(frozenset(techniques), variant.name)
-    futures = []
-    for seed in args.seeds:
-        cfg = gan_config(part, techniques, seed, args.steps, args.space)
-        fingerprint = cfg.fingerprint() + (f"@{args.space}-{METRIC_SAMPLES}" if part == "fashion" else "")
-        name = f"{part}-{'-'.join(techniques) or 'baseline'}-seed{seed}"
-        fields = {"seed": seed, "part": part, "data": cfg.data.name, "techniques": list(techniques)}
-        futures.append(runner.submit((fingerprint, cfg.train.steps), fields,
-                                     train_run, cfg, GAN_PRESETS[part], runner.folder(name)))
-    return lambda: GanCell(variant, wait(futures, f"{part} {variant.name}", args.seeds), label)
+def gan_part(part: str, args: argparse.Namespace, folder: Path, sweeps: dict) -> list[Cell]:
+    """Every variant of a GAN part, from one grid sweep over the distinct technique sets (a grid
+    combination without VBN that equals an earlier variant shares its runs, and its row says so)."""
+    rows: list[tuple[Variant, tuple[str, ...] | None]] = [
+        (v, on_grid(v) if part == "grid" else v.techniques) for v in VARIANTS
+    ]
+    distinct = list(dict.fromkeys(t for _, t in rows if t is not None))
+    variants = [technique_overrides(part, t) for t in distinct]
+    sweeps[part] = run_spec(part, grid_spec(GAN_PRESETS[part], part_overrides(part, args.steps, args.space), variants,
+                                            args.seeds, "fid" if part == "fashion" else "high_quality",
+                                            "minimize" if part == "fashion" else "maximize"), folder, args.workers)
+    runs = runs_by_point(sweeps[part], args.seeds, "set")
+    cells: list[Cell] = []
+    seen: dict[tuple[str, ...], str] = {}
+    for variant, techniques in rows:
+        if techniques is None:
+            cells.append(GanCell(variant, [], f"n/a: {NOT_ON_MLP} is built for the DCGAN G; grid25's G is an MLP"))
+            continue
+        label = " + ".join(techniques) or "none"
+        if techniques != variant.techniques:
+            label += f" ({NOT_ON_MLP} n/a on the MLP G)"
+        if techniques in seen:
+            label += f"; the runs of \"{seen[techniques]}\""
+        seen.setdefault(techniques, variant.name)
+        found = runs[tuple(technique_overrides(part, techniques))]
+        cells.append(GanCell(variant, report(found, f"{part} {variant.name}", args.seeds), label))
+    return cells
 
 
-def submit_ssl(runner: Runner, dataset: str, args: argparse.Namespace, supervised_steps: int) -> typing.Callable[[], Cell]:
-    """Submit (a) and (b) of one data set, every seed; returns what waits for them and makes the row."""
-    gan, supervised = [], []
-    for seed in args.seeds:
-        cfg = ssl_config(dataset, seed, args.steps)
-        fields = {"seed": seed, "part": "ssl", "data": dataset}
-        gan.append(runner.submit((cfg.fingerprint(), cfg.train.steps), {**fields, "run": "k+1 gan"},
-                                 train_run, cfg, SSL_PRESETS[dataset], runner.folder(f"ssl-{dataset}-seed{seed}")))
-        supervised.append(runner.submit((cfg.fingerprint() + "+supervised-only-averaged", supervised_steps),
-                                        {**fields, "run": "supervised only"}, supervised_only, cfg, supervised_steps))
-    return lambda: SslCell(dataset, wait(supervised, f"ssl {dataset} (a)", args.seeds),
-                           wait(gan, f"ssl {dataset} (b)", args.seeds))
+def ssl_part(args: argparse.Namespace, folder: Path, sweeps: dict, supervised_steps: int) -> list[Cell]:
+    """(b) one sweep per data set, its seeds; (a) trained here on each seed's labelled subset."""
+    cells: list[Cell] = []
+    for dataset, preset in SSL_PRESETS.items():
+        name = f"ssl-{dataset}"
+        sweeps[name] = run_spec(name, grid_spec(preset, ssl_overrides(dataset, args.steps), [], args.seeds,
+                                                GAN_ERROR, "minimize"), folder, args.workers)
+        gan = runs_of(sweeps[name][0], args.seeds)
+        supervised = [supervised_only(ssl_config(dataset, seed, args.steps), supervised_steps) for seed in args.seeds]
+        cells.append(SslCell(dataset, report(supervised, f"ssl {dataset} (a)", args.seeds),
+                             report(gan, f"ssl {dataset} (b)", args.seeds)))
+    return cells
 
 
 def tables(done: dict[str, list[Cell]], space: str, modes_total: int) -> list[str]:
@@ -439,9 +472,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--space", choices=SPACES, default="fashion-mnist",
                         help="feature space of the Fashion-MNIST FID and IS")
-    add_run_options(parser)
+    add_sweep_options(parser)
     args = parser.parse_args()
-    check_run_options(parser, args)
+    check_sweep_options(parser, args)
     args.parts = [p for p in PARTS if p in args.parts]
     return args
 
@@ -454,10 +487,8 @@ def main() -> int:
     except UserError as exc:
         print(f"improved_gan_ablation: {exc}", file=sys.stderr)
         return 2
-    context = {
-        "command": this_command(),
-        "date": time.strftime("%Y-%m-%d"),
-    }
+    context = {"command": this_command(), "date": time.strftime("%Y-%m-%d"), "machine": describe_machine(args.workers),
+               "status": "complete"}
     load_start = os.getloadavg()[0]
     supervised_steps = args.steps or SUPERVISED_STEPS
     budgets = {p: {f"preset {GAN_PRESETS[p]}": describe_budget(gan_config(p, (), 0, args.steps, args.space))}
@@ -469,27 +500,19 @@ def main() -> int:
                                  f"drawn without replacement), {supervised_steps} steps")
     modes_total = len(make_source(gan_config("grid", (), 0, None, args.space).data).centres)
 
+    done: dict[str, list[Cell]] = {}
+    sweeps: dict[str, list[dict]] = {}
     with contextlib.ExitStack() as stack:
-        runner = Runner(
-            stack, log_path=RUNS_LOG, result_type=Trained, jobs=args.jobs, threads=args.threads,
-            out_dir=args.out_dir, prefix="improved_gan-", record=write, reuse=write and not args.fresh,
-        )
-        context["machine"] = runner.machine
-        pending: list[tuple[str, typing.Callable[[], Cell]]] = []
+        folder = sweep_folder(stack, args, "ablation")
         for part in args.parts:
-            if part == "ssl":
-                pending += [(part, submit_ssl(runner, dataset, args, supervised_steps)) for dataset in SSL_PRESETS]
-            else:
-                seen: dict[frozenset[str], str] = {}
-                pending += [(part, submit_gan(runner, part, variant, seen, args)) for variant in VARIANTS]
-        done: dict[str, list[Cell]] = {part: [] for part in args.parts}
-        for part, finish in pending:  # rows in order; later ones keep training meanwhile
-            done[part].append(finish())
+            done[part] = (ssl_part(args, folder, sweeps, supervised_steps) if part == "ssl"
+                          else gan_part(part, args, folder, sweeps))
             if write:  # each part has its own block, so a call with some parts keeps the others'
-                context["status"] = describe_status(len(done[part]), sum(p == part for p, _ in pending), runner.reused)
                 context["load"] = describe_load(load_start)
                 write_block(f"{BLOCK}-{part}", results_block(
                     part, tables({part: done[part]}, args.space, modes_total), budgets[part], context))
+                write_runs_log(Path(str(RUNS_LOG).format(part=part)),
+                               {n: t for n, t in sweeps.items() if n == part or n.startswith(f"{part}-")}, context["machine"])
     print_tables("\n".join(tables(done, args.space, modes_total)), write)
     return 0
 

@@ -12,17 +12,14 @@ Why: these are the mode-collapse tests of VEEGAN (Srivastava et al. 2017) and Pa
 every objective and seed, not just on a lucky one, and at what cost; the quoted tables put the
 numbers beside the literature's (whose budgets were far larger: PacGAN trained 400 epochs).
 
-Runs are trained with the same library calls as `gankit train`, each in its own run folder under a
-temporary directory that is removed at the end (or under `--out-dir`, kept). With `--jobs N` they
-run in N worker processes of `--threads` threads each (on 2 cores: `--jobs 2 --threads 1`). The
-full benchmark rewrites the block between the markers in docs/RESULTS.md after every finished
-(objective, dataset) cell, so an interrupted benchmark leaves what it measured, marked partial.
-A smoke run with `--steps` writes nothing unless `--write` is given.
-
-Every finished run is also appended to docs/results/toy_modes_runs.jsonl (its config fingerprint,
-steps, seed, metrics, times and machine). A later invocation reuses the rows whose fingerprint and
-steps match the current presets instead of training them again, so an interrupted benchmark picks
-up where it stopped; `--fresh` retrains everything. The file is the raw data behind the table.
+Each dataset is one grid `gankit sweep` over the objectives, a run per seed (`--workers` processes,
+the cores shared among them), in runs/toy-modes/ (git-ignored; `--folder` moves it): the same
+command run again goes on with an interrupted benchmark, and `gankit sweep table
+runs/toy-modes/ring8.yaml --out runs/toy-modes/ring8` lists its trials. The full benchmark rewrites
+the block between the markers in docs/RESULTS.md after each dataset, so an interrupted benchmark
+leaves what it measured, marked partial, and writes every run (seed, metrics, times, machine) to
+docs/results/toy_modes_runs.jsonl, the raw data behind the table. A smoke run with `--steps` trains
+in a temporary folder and writes nothing unless `--write` is given.
 
     python benchmarks/toy_modes.py                          # the full table (long: see RESULTS.md)
     python benchmarks/toy_modes.py --steps 300 --seeds 0 --objectives hinge --datasets ring8
@@ -37,12 +34,22 @@ import statistics
 import time
 import typing
 from dataclasses import dataclass
-from pathlib import Path
 
 from gankit.config import ObjectiveName, RunConfig, build_config, load_preset
 from gankit.data import make_source
 from results_md import RESULTS, print_tables, this_command, write_block
-from runs import Runner, add_run_options, check_run_options, describe_load, describe_status, train_run
+from sweep_runs import (
+    Run,
+    add_sweep_options,
+    check_sweep_options,
+    describe_load,
+    describe_machine,
+    describe_status,
+    run_spec,
+    runs_by_point,
+    sweep_folder,
+    write_runs_log,
+)
 
 OBJECTIVES: tuple[str, ...] = typing.get_args(ObjectiveName)
 DATASETS: dict[str, str] = {"grid25": "toy-grid25", "ring8": "toy-ring8"}  # grid first: see RESULTS
@@ -108,10 +115,16 @@ def run_config(dataset: str, objective: str, seed: int, steps: int | None) -> Ru
     return build_config(load_preset(DATASETS[dataset]), overrides)
 
 
-def train_one(cfg: RunConfig, preset: str, run_dir: Path) -> RunResult:
-    """Train one run and read the mode metrics of its final evaluation."""
-    run = train_run(cfg, preset, run_dir)
-    modes_total = len(make_source(cfg.data).centres)
+def sweep_spec(dataset: str, objectives: list[str], seeds: list[int], steps: int | None) -> dict:
+    """One grid sweep per dataset: every objective, a run per seed, at the preset's budget."""
+    return {
+        "base": {"preset": DATASETS[dataset], "set": [] if steps is None else [f"train.steps={steps}"]},
+        "space": {"objective.name": {"choices": objectives}}, "seeds": seeds,
+        "metric": {"name": "high_quality", "direction": "maximize"}, "sampler": {"name": "grid"},
+    }
+
+
+def mode_result(run: Run, modes_total: int) -> RunResult:
     m = run.final
     return RunResult(m["modes"], modes_total, m["high_quality"], m["kl"], run.wall_s, run.cpu_s, run.diverged)
 
@@ -202,56 +215,40 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--objectives", nargs="+", choices=OBJECTIVES, default=list(OBJECTIVES))
     parser.add_argument("--datasets", nargs="+", choices=list(DATASETS), default=list(DATASETS))
-    add_run_options(parser)
+    add_sweep_options(parser)
     args = parser.parse_args()
-    check_run_options(parser, args)
+    check_sweep_options(parser, args)
     return args
 
 
 def main() -> int:
     args = parse_args()
     write = args.steps is None or args.write
-    context = {
-        "command": this_command(),
-        "date": time.strftime("%Y-%m-%d"),
-    }
+    context = {"command": this_command(), "date": time.strftime("%Y-%m-%d"), "machine": describe_machine(args.workers)}
     load_start = os.getloadavg()[0]
-    budgets = {
-        d: describe_budget(run_config(d, OBJECTIVES[0], 0, args.steps)) for d in args.datasets
-    }
+    budgets = {d: describe_budget(run_config(d, OBJECTIVES[0], 0, args.steps)) for d in args.datasets}
     cells: list[Cell] = []
+    sweeps = {}
     with contextlib.ExitStack() as stack:
-        runner = Runner(
-            stack, log_path=RUNS_LOG, result_type=RunResult, jobs=args.jobs, threads=args.threads,
-            out_dir=args.out_dir, prefix="toy_modes-", record=write, reuse=write and not args.fresh,
-        )
-        context["machine"] = runner.machine
-        grid = [(d, o) for d in args.datasets for o in args.objectives]
-        futures = {}
-        for dataset, objective in grid:
-            for seed in args.seeds:
-                cfg = run_config(dataset, objective, seed, args.steps)
-                fields = {"seed": seed, "data": cfg.data.name, "objective": objective}
-                futures[dataset, objective, seed] = runner.submit(
-                    (cfg.fingerprint(), cfg.train.steps), fields,
-                    train_one, cfg, DATASETS[dataset], runner.folder(f"{dataset}-{objective}-seed{seed}"),
-                )
-        for dataset, objective in grid:  # cells in order; later cells keep training meanwhile
-            runs = []
-            for seed in args.seeds:
-                result = futures[dataset, objective, seed].result()
-                runs.append(result)
-                print(
-                    f"{dataset} {objective} seed {seed}: {result.modes:g}/{result.modes_total} modes, "
-                    f"{100 * result.high_quality:.1f}% HQ, KL {result.kl:.3f}, {result.cpu_s:.1f} CPU s, {result.wall_s:.1f} s"
-                    + (" (diverged)" if result.diverged else ""),
-                    flush=True,
-                )
-            cells.append(Cell(dataset, objective, describe_optim(run_config(dataset, objective, 0, args.steps)), runs))
+        folder = sweep_folder(stack, args, "toy-modes")
+        for dataset in args.datasets:
+            sweeps[dataset] = run_spec(dataset, sweep_spec(dataset, args.objectives, args.seeds, args.steps),
+                                       folder, args.workers)
+            runs = runs_by_point(sweeps[dataset], args.seeds, "objective.name")
+            modes_total = len(make_source(run_config(dataset, OBJECTIVES[0], 0, args.steps).data).centres)
+            for objective in args.objectives:
+                results = [mode_result(run, modes_total) for run in runs[objective]]
+                for seed, r in zip(args.seeds, results):
+                    print(f"{dataset} {objective} seed {seed}: {r.modes:g}/{r.modes_total} modes, "
+                          f"{100 * r.high_quality:.1f}% HQ, KL {r.kl:.3f}, {r.cpu_s:.1f} CPU s, {r.wall_s:.1f} s"
+                          + (" (diverged)" if r.diverged else ""), flush=True)
+                cells.append(Cell(dataset, objective, describe_optim(run_config(dataset, objective, 0, args.steps)),
+                                  results))
             if write:
-                context["status"] = describe_status(len(cells), len(grid), runner.reused)
+                context["status"] = describe_status(len(sweeps), len(args.datasets))
                 context["load"] = describe_load(load_start)
                 write_block("toy_modes", results_block(cells, budgets, context))
+                write_runs_log(RUNS_LOG, sweeps, context["machine"])
     print_tables(table(cells), write)
     return 0
 

@@ -16,6 +16,10 @@ D does not follow quality; Gulrajani et al. 2017 show the same for WGAN-GP. A lo
 quality has ρ(estimate, FID) near +1 and ρ(estimate, IS) near −1. Writes
 docs/images/wgan_loss_vs_quality.png and its block in docs/RESULTS.md (`--write`).
 
+The runs are one grid `gankit sweep` over the objectives, a run per seed, in runs/wgan-loss-vs-quality/
+(git-ignored; `--folder` moves it; run again, it goes on with an interrupted one); the curves are
+read from each run's metrics.jsonl.
+
     python benchmarks/wgan_loss_vs_quality.py --write
 """
 
@@ -23,17 +27,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 import matplotlib
 from scipy.stats import spearmanr
 
-from gankit.config import build_config, load_preset
 from gankit.report.html import read_metrics
 from results_md import RESULTS, print_tables, this_command, write_figure_block
-from runs import train_run
+from sweep_runs import RUNS, run_spec
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
@@ -43,14 +45,18 @@ FIGURE = RESULTS.parent / "images" / "wgan_loss_vs_quality.png"
 Curve = list[tuple[int, float, float, float]]  # (step, D's estimate, FID, IS)
 
 
-def train_curve(objective: str, steps: int, eval_every: int, seed: int, folder: Path) -> Curve:
-    """Train one run and pair each evaluation after step 0 with D's mean estimate since the last one."""
-    cfg = build_config(load_preset("mlp-digits"), [
-        f"objective.name={objective}", f"train.steps={steps}", f"seed={seed}", "log.metrics=[fid, is]",
-        "log.features=digits", f"log.eval_every={eval_every}", f"log.every={max(1, eval_every // 5)}",
-        f"log.checkpoint_every={steps}",
-    ])
-    train_run(cfg, "mlp-digits", folder)
+def sweep_spec(steps: int, eval_every: int, seeds: list[int]) -> dict:
+    return {
+        "base": {"preset": "mlp-digits", "set": [
+            f"train.steps={steps}", "log.metrics=[fid, is]", "log.features=digits", f"log.eval_every={eval_every}",
+            f"log.every={max(1, eval_every // 5)}", f"log.checkpoint_every={steps}"]},
+        "space": {"objective.name": {"choices": OBJECTIVES}}, "seeds": seeds,
+        "metric": {"name": "fid", "direction": "minimize"}, "sampler": {"name": "grid"},
+    }
+
+
+def read_curve(folder: Path) -> Curve:
+    """Pair each evaluation of a run after step 0 with D's mean estimate since the last one."""
     rows = read_metrics(folder)
     curve: Curve = []
     window: list[float] = []
@@ -76,15 +82,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--folder", type=Path, default=RUNS / "wgan-loss-vs-quality", help="where the sweep lives")
     parser.add_argument("--write", action="store_true", help="write the figure and docs/RESULTS.md")
     args = parser.parse_args()
     started = time.perf_counter()
-    curves: dict[str, list[Curve]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for objective in OBJECTIVES:
-            curves[objective] = [train_curve(objective, args.steps, args.eval_every, seed, Path(tmp) / f"{objective}-{seed}")
-                                 for seed in args.seeds]
+    name = f"steps{args.steps}-every{args.eval_every}"
+    trials = run_spec(name, sweep_spec(args.steps, args.eval_every, args.seeds), args.folder, args.workers)
     seconds = time.perf_counter() - started
+    curves = {t["params"]["objective.name"]: [read_curve(Path(t["user_attrs"]["folder"]) / f"seed-{s}") for s in args.seeds]
+              for t in trials}
 
     rows = "".join(
         f"| {objective} | {_summary([rho(c, 2) for c in runs])} | {_summary([rho(c, 3) for c in runs])} "

@@ -156,6 +156,15 @@ def test_best_must_be_a_metric_this_kind_of_run_reports():
     assert cfg.techniques.semi_supervised.average is not None and cfg.log.best == "test_error_average"
 
 
+def test_a_null_labelled_subset_seed_is_the_run_s_seed():
+    """So that a sweep's seeds are different labelled subsets too, without a spec per seed."""
+    cfg = build_config(load_preset("ssl-mnist-100"), ["seed=7", "techniques.semi_supervised.seed=null"])
+    assert cfg.techniques.semi_supervised.seed == 7
+    same = build_config(load_preset("ssl-mnist-100"), ["seed=7", "techniques.semi_supervised.seed=7"])
+    assert cfg.fingerprint() == same.fingerprint()
+    assert build_config(load_preset("ssl-mnist-100"), ["seed=7"]).techniques.semi_supervised.seed == 0
+
+
 @pytest.mark.parametrize(
     "preset, overrides, message",
     [

@@ -60,6 +60,46 @@ def test_two_workers_share_one_sqlite_study_and_run_each_grid_point_once(tmp_pat
     assert table.count("| complete |") == 4 and "| least-squares | 0.001 |" in table
 
 
+def _take_every_queued_trial(spec_path: str, out: str, barrier, taken) -> None:
+    """A worker's claim loop without the training: take queued trials until none is left."""
+    from gankit.sweep import engine
+
+    sweep = engine.Sweep.open(Path(spec_path), Path(out), None)
+    study, storage = engine.open_study(sweep, create=False)
+    barrier.wait()  # every process asks at once
+    numbers = []
+    while True:
+        with engine._claiming(sweep):
+            trial = engine._take_queued(study, storage)
+        if trial is None:
+            break
+        numbers.append(trial.number)
+    taken.put(numbers)
+
+
+@pytest.mark.slow
+def test_processes_racing_for_queued_trials_on_sqlite_take_each_once(tmp_path):
+    """SQLite does not lock the row Optuna reads before it marks a trial running: without the
+    sweep's claim lock, 4 processes took 40 queued trials 47–49 times."""
+    import multiprocessing
+
+    from gankit.sweep import engine
+
+    points = list(range(8, 48))
+    spec = write_spec(tmp_path / "race.yaml", {**GRID, "space": {"train.batch_size": {"choices": points}}, "seeds": [0]})
+    engine.open_study(Sweep.open(spec, tmp_path / "sw", None), create=True)
+    context = multiprocessing.get_context("spawn")
+    barrier, taken = context.Barrier(4), context.Queue()
+    workers = [context.Process(target=_take_every_queued_trial, args=(str(spec), str(tmp_path / "sw"), barrier, taken))
+               for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    numbers = sum((taken.get(timeout=120) for _ in workers), [])
+    for worker in workers:
+        worker.join()
+    assert sorted(numbers) == list(range(len(points)))
+
+
 @pytest.mark.slow
 def test_a_killed_worker_s_trial_is_retried_and_resumes_from_its_checkpoint(tmp_path):
     long = [*TINY, "train.steps=4000", "log.eval_every=2000", "log.checkpoint_every=100"]
@@ -134,6 +174,32 @@ def test_a_refused_trial_is_settled_with_its_reason(tmp_path, cli):
     assert failed[0]["settled"] and "train.batch_size" in failed[0]["user_attrs"]["error"]
 
 
+DIVERGES = ["objective.name=least-squares", "optim.g.name=sgd", "optim.d.name=sgd", "optim.g.lr=3", "optim.d.lr=3",
+            "train.steps=60", "log.eval_every=1"]  # overflows within a few steps (as in test_cli)
+
+
+def test_variants_are_lists_of_overrides_and_a_diverged_seed_keeps_its_last_evaluation(tmp_path, cli):
+    spec = write_spec(tmp_path / "variants.yaml", {**GRID, "space": {"set": {"choices": [[], DIVERGES]}}})
+    code, out, err = cli("sweep", "run", spec, "--out", tmp_path / "sw")
+    assert code == 0, err
+    assert "2 of 2 trials settled (1 complete, 1 fail)" in out
+    plain, diverging = trials_json(Sweep.open(spec, tmp_path / "sw", None))
+    assert plain["state"] == "COMPLETE" and plain["params"]["set"] == []
+    assert yaml.safe_load((tmp_path / "sw/trials/0001/seed-0/config.yaml").read_text())["optim"]["d"]["lr"] == 3
+    assert diverging["settled"] and "seed 0: " in diverging["user_attrs"]["diverged"]
+    for seed in (0, 1):  # every seed trained, though seed 0 diverged first; each kept an evaluation
+        run = diverging["user_attrs"][f"seed-{seed}"]
+        assert run["diverged"] and "high_quality" in run["final"] and run["cpu_s"] > 0 and run["wall_s"] > 0
+        assert plain["user_attrs"][f"seed-{seed}"]["diverged"] is None
+
+
+def test_an_empty_grid_space_trains_the_base_once_per_seed(tmp_path, cli):
+    spec = write_spec(tmp_path / "seeds.yaml", {**GRID, "space": {}})
+    code, out, err = cli("sweep", "run", spec, "--out", tmp_path / "sw")
+    assert code == 0 and "1 of 1 trials settled (1 complete)" in out, err
+    assert sorted(p.name for p in (tmp_path / "sw/trials/0000").iterdir() if p.is_dir()) == ["seed-0", "seed-1"]
+
+
 @pytest.mark.parametrize("change, message", [
     ({"spaec": {}}, "spaec: Extra inputs are not permitted"),
     ({"space": {"train.stepz": {"choices": [1]}}}, "unknown key 'train.stepz'"),
@@ -143,6 +209,9 @@ def test_a_refused_trial_is_settled_with_its_reason(tmp_path, cli):
     ({"space": {"optim.d.lr": {"low": 1e-3, "high": 1e-4}}, "sampler": {"name": "random", "trials": 2}}, "low < high"),
     ({"base": {"preset": "toy-ring8", "config": "x.yaml"}}, "exactly one of base.preset and base.config"),
     ({"seeds": [0, 0]}, "seeds must differ"),
+    ({"space": {"set": {"choices": [[], "train.ema=0.9"]}}}, "space.set takes choices that are lists of overrides"),
+    ({"space": {"set": {"choices": [[], ["train.emma=0.9"]]}}}, "unknown key 'train.emma'"),
+    ({"space": {}, "sampler": {"name": "random", "trials": 2}}, "an empty space has one point; give sampler grid"),
 ])
 def test_a_bad_spec_is_one_line_and_exit_2(tmp_path, cli, change, message):
     spec = write_spec(tmp_path / "bad.yaml", {**GRID, **change})

@@ -433,13 +433,14 @@ class InstanceNoiseConfig(_Strict):
 class SemiSupervisedConfig(_Strict):
     """The K+1-class discriminator (Salimans et al. 2016, sec. 5): D's head gives K class logits,
     trained with cross-entropy on `labels` labelled images (balanced: labels / K per class, drawn
-    with `seed`), the GAN loss on all images and G's samples. Its test error is logged at every
-    evaluation, on the data set's test split (mnist, fashion-mnist) or else on the training
-    images outside the labelled subset; with `average`, also that of a moving average of D's
-    weights (`test_error_average`, what the paper's code reports)."""
+    with `seed`; `seed: null` draws them with the run's seed, so that the seeds of a sweep are also
+    different labelled subsets, as the paper averages over subsets), the GAN loss on all images
+    and G's samples. Its test error is logged at every evaluation, on the data set's test split
+    (mnist, fashion-mnist) or else on the training images outside the labelled subset; with
+    `average`, also that of a moving average of D's weights (`test_error_average`, what the paper's code reports)."""
 
     labels: int = Field(100, gt=0)
-    seed: Seed = 0
+    seed: Seed | None = 0
     weight: float = Field(1.0, gt=0, description="weight of the supervised cross-entropy")
     average: float | None = Field(
         None, gt=0, lt=1, description="decay of a moving average of D's weights whose test error is logged too"
@@ -562,6 +563,14 @@ class RunConfig(_Strict):
                     f"techniques.{name} {reason}; objective.name={self.objective.name} has none "
                     f"(use one of {', '.join(LOG_LOSS_OBJECTIVES)})"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _labelled_subset_seed(self) -> "RunConfig":
+        """`techniques.semi_supervised.seed: null` is the run's seed, resolved here once, so that
+        what trains (and the config's fingerprint) names the subset it draws."""
+        if self.techniques.semi_supervised is not None and self.techniques.semi_supervised.seed is None:
+            self.techniques.semi_supervised.seed = self.seed
         return self
 
     @model_validator(mode="after")

@@ -8,7 +8,8 @@ number of `gankit sweep run` processes, started anywhere and at any time, share 
 - A trial is a point of the space; it trains one ordinary gankit run folder per seed, under
   `SWEEP/trials/NNNN/seed-S`, and its value is the mean over seeds of the metric in each run's final
   evaluation. A trial whose config is refused, or whose run diverges, ends failed with the reason
-  (`error`, `diverged`) and counts as settled: it is not tried again.
+  (`error`, `diverged`) and counts as settled: it is not tried again. A diverged run's seed keeps
+  its last evaluation and the other seeds still train, so that a table over seeds has them all.
 - A grid sweep puts every point in Optuna's queue when the study is created (by whichever worker
   creates it; the others wait for it), and its workers only take queued trials, so no point runs
   twice. Random and TPE sweeps ask the sampler for a new trial while fewer than `trials` are settled
@@ -18,12 +19,15 @@ number of `gankit sweep run` processes, started anywhere and at any time, share 
   stops beating; after `heartbeat_s` × 3 any worker (one still running, or the same command run
   again) marks its trial failed and Optuna queues a retry of it with the same point. The retry
   trains in the killed trial's folders, so each run resumes from its last checkpoint (a run that
-  had finished is only read back). Finished trials are in the storage, never lost.
+  had finished is only read back). A worker that stops on an unexpected error leaves its trial the
+  same way. Finished trials are in the storage, never lost. Workers pick trials one at a time
+  (`_claiming`), which SQLite needs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import multiprocessing
 import os
@@ -196,20 +200,42 @@ def work(sweep: Sweep) -> None:
     new ones from the sampler, until every trial is settled; wait for trials other workers run,
     since they may die and leave a retry."""
     study, storage = open_study(sweep, create=False)
-    wanted = sweep.spec.trial_count()
     while True:
-        fail_stale_trials(study)
-        trial = _take_queued(study, storage)
+        with _claiming(sweep):
+            fail_stale_trials(study)
+            trial = _take_queued(study, storage) or _new_trial(sweep, study)
         if trial is None:
-            trials = study.get_trials(deepcopy=False)
-            running = sum(t.state == TrialState.RUNNING for t in trials)
-            if sum(_settled(t) for t in trials) + running >= wanted or sweep.spec.sampler.name == "grid":
-                if running == 0:
-                    return
-                time.sleep(sweep.spec.heartbeat_s)
-                continue
-            trial = _ask(study, sweep.spec)
+            if not any(t.state == TrialState.RUNNING for t in study.get_trials(deepcopy=False)):
+                return
+            time.sleep(sweep.spec.heartbeat_s)
+            continue
         run_trial(sweep, study, storage, trial)
+
+
+def _new_trial(sweep: Sweep, study: optuna.Study) -> optuna.Trial | None:
+    """A new trial from the sampler while fewer than `trials` are settled or running (never for a
+    grid, whose points were all queued)."""
+    if sweep.spec.sampler.name == "grid":
+        return None
+    trials = study.get_trials(deepcopy=False)
+    taken = sum(_settled(t) or t.state == TrialState.RUNNING for t in trials)
+    return _ask(study, sweep.spec) if taken < sweep.spec.trial_count() else None
+
+
+@contextlib.contextmanager
+def _claiming(sweep: Sweep):
+    """Hold the sweep's claim lock while a worker picks its next trial. Optuna moves a queued trial
+    to RUNNING with a read, then a write; PostgreSQL and MySQL lock the row between them (SELECT …
+    FOR UPDATE), SQLite does not, so two workers on one SQLite file could both take the same trial
+    (measured: 4 processes took 40 queued trials 47–49 times). A file lock beside the database makes
+    the read-then-write one step for every process on the machine; it also keeps two workers from
+    both asking the sampler for the last trial."""
+    if not sweep.storage.startswith("sqlite:///"):
+        yield
+        return
+    with open(f"{sweep.storage.removeprefix('sqlite:///')}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _settled(trial: optuna.trial.FrozenTrial) -> bool:
@@ -266,16 +292,13 @@ def _heartbeat(storage: RDBStorage, trial_id: int, every: float):
 
 def run_trial(sweep: Sweep, study: optuna.Study, storage: RDBStorage, trial: optuna.Trial) -> None:
     """Train the trial's runs and tell the study how it went. A trial that another worker took for
-    dead meanwhile (its heartbeat stalled) is left to its retry; an unexpected error fails it
-    unsettled, so that it is retried, and is raised."""
+    dead meanwhile (its heartbeat stalled) is left to its retry. An unexpected error is raised and
+    the trial is left running without a heartbeat, as a killed worker leaves it: after three beats
+    a worker marks it failed and Optuna queues its retry (a trial told FAIL here would never be)."""
     try:
         _run_trial(sweep, study, storage, trial)
     except optuna.exceptions.UpdateFinishedTrialError:
         print(f"trial {trial.number}: taken for dead by another worker meanwhile; its retry goes on", file=sys.stderr)
-    except Exception:
-        with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
-            study.tell(trial, state=TrialState.FAIL)
-        raise
 
 
 def _run_trial(sweep: Sweep, study: optuna.Study, storage: RDBStorage, trial: optuna.Trial) -> None:
@@ -284,25 +307,37 @@ def _run_trial(sweep: Sweep, study: optuna.Study, storage: RDBStorage, trial: op
     number = RetryHeartbeatStaleTrialCallback.retried_trial_number(frozen)
     folder = sweep.trial_dir(trial.number if number is None else number)
     trial.set_user_attr("folder", str(folder))
-    values = []
+    metric = sweep.spec.metric.name
+    values, diverged = [], []
     with _heartbeat(storage, trial._trial_id, sweep.spec.heartbeat_s):
         try:
             for seed in sweep.spec.seeds:
                 cfg = sweep.spec.trial_config(sweep.spec_path.parent, point, seed)
-                final, resumed_at = train_or_resume(cfg, folder / f"seed-{seed}")
-                trial.set_user_attr(f"seed-{seed}", {"final": final, "resumed_at": resumed_at})
-                if sweep.spec.metric.name not in final:
-                    raise UserError(f"the final evaluation of {folder / f'seed-{seed}'} has no {sweep.spec.metric.name}")
-                values.append(final[sweep.spec.metric.name])
-        except (UserError, TrainingDiverged) as exc:
-            trial.set_user_attr(SETTLED, True)
-            trial.set_user_attr("diverged" if isinstance(exc, TrainingDiverged) else "error", str(exc))
-            study.tell(trial, state=TrialState.FAIL)
-            print(f"trial {trial.number}: failed: {exc}", flush=True)
+                run = train_or_resume(cfg, folder / f"seed-{seed}")
+                trial.set_user_attr(f"seed-{seed}", run)
+                if run["diverged"]:
+                    diverged.append(f"seed {seed}: {run['diverged']}")
+                elif metric not in run["final"]:
+                    raise UserError(f"the final evaluation of {folder / f'seed-{seed}'} has no {metric}")
+                else:
+                    values.append(run["final"][metric])
+        except UserError as exc:
+            _settle_failed(study, trial, "error", str(exc))
             return
+    if diverged:
+        _settle_failed(study, trial, "diverged", "; ".join(diverged))
+        return
     value = statistics.fmean(values)
     study.tell(trial, value)
-    print(f"trial {trial.number}: {sweep.spec.metric.name} {value:.4g} ({_shown(sweep, point)})", flush=True)
+    print(f"trial {trial.number}: {metric} {value:.4g} ({_shown(sweep, point)})", flush=True)
+
+
+def _settle_failed(study: optuna.Study, trial: optuna.Trial, why: str, message: str) -> None:
+    """Fail the trial for good (`why`: error or diverged), with its reason, so it is not retried."""
+    trial.set_user_attr(SETTLED, True)
+    trial.set_user_attr(why, message)
+    study.tell(trial, state=TrialState.FAIL)
+    print(f"trial {trial.number}: failed: {message}", flush=True)
 
 
 def _shown(sweep: Sweep, params: dict[str, Any]) -> str:
@@ -314,25 +349,36 @@ def _value(sweep: Sweep, key: str, value: Any) -> Any:
     return json.loads(value) if isinstance(sweep.spec.space.get(key), Choices) else value
 
 
-def train_or_resume(cfg: RunConfig, run_dir: Path) -> tuple[dict[str, float], int | None]:
-    """Train the run in `run_dir`, resuming from its last checkpoint when a killed worker left one;
-    returns the final evaluation row and the step it resumed at (None: trained from the start).
-    The run's own output goes to `train.log` beside it, not to the worker's terminal."""
+def train_or_resume(cfg: RunConfig, run_dir: Path) -> dict[str, Any]:
+    """Train the run in `run_dir`, resuming from its last checkpoint when a killed worker left one.
+    Returns its record: the final evaluation row (`final`; a diverged run's last evaluation before
+    the non-finite loss), the step it resumed at (`resumed_at`, None: trained from the start), the
+    wall and CPU seconds of this call (`wall_s`, `cpu_s`: the process's own CPU time, which barely
+    changes when other work shares the machine) and why it diverged (`diverged`, or None). The
+    run's own output goes to `train.log` beside it, not to the worker's terminal."""
     steps = checkpoint.list_steps(run_dir) if is_run(run_dir) else []
     resumed_at = steps[-1] if steps else None
     device = pick_device(cfg.train.device)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
+    wall, cpu = time.perf_counter(), time.process_time()
+    diverged = None
     with open(run_dir.parent / f"{run_dir.name}.log", "a") as log, \
             contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        if resumed_at is None:  # a folder without a checkpoint is a start cut short: begin again
-            train(cfg, run_dir, Distributed(), device, resume=False, overwrite=run_dir.exists())
-        elif resumed_at < cfg.train.steps:
-            resumed, _ = resumed_config(run_dir)
-            train(resumed, run_dir, Distributed(), device, resume=True)
+        try:
+            if resumed_at is None:  # a folder without a checkpoint is a start cut short: begin again
+                train(cfg, run_dir, Distributed(), device, resume=False, overwrite=run_dir.exists())
+            elif resumed_at < cfg.train.steps:
+                resumed, _ = resumed_config(run_dir)
+                train(resumed, run_dir, Distributed(), device, resume=True)
+        except TrainingDiverged as exc:
+            diverged = str(exc)
     evals = [r for r in read_metrics(run_dir) if r["kind"] == "eval"]
     if not evals:
         raise UserError(f"{run_dir} logged no evaluation")
-    return {k: v for k, v in evals[-1].items() if k not in ("kind", "step")}, resumed_at
+    return {
+        "final": {k: v for k, v in evals[-1].items() if k not in ("kind", "step")}, "resumed_at": resumed_at,
+        "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu, "diverged": diverged,
+    }
 
 
 # ------------------------------------------------------------------------------------ reading

@@ -11,10 +11,17 @@ cannot search is one line, before any trial trains.
       objective.name: {choices: [wgan-gp, hinge]}        # any YAML values: numbers, names, lists
       optim.d.lr: {low: 1.0e-5, high: 1.0e-3, log: true} # a float range
       train.d_steps: {low: 1, high: 10, int: true}       # an int range
+      set: {choices: [[], [model.d.minibatch={kernels: 10, dims: 5}], [techniques.label_smoothing={}, model.g.norm=batch]]}
+                                                         # variants: each a list of overrides set together
     seeds: [0, 1]                                        # each trial trains one run per seed
     metric: {name: hq, direction: maximize}              # the final evaluation's value, mean over seeds
     sampler: {name: tpe, trials: 20, seed: 0}            # grid (choices only; every point once), random, tpe
     heartbeat_s: 10                                      # a trial not heard of for 3 beats is retried
+
+The space key `set` is not a config key: its choices are lists of `--set` overrides applied
+together, for variants that are not a product of single keys (an ablation: the baseline, each
+technique alone, chosen combinations). A grid sweep may have an empty space: its one trial trains
+the base config once per seed.
 """
 
 from __future__ import annotations
@@ -87,9 +94,12 @@ class Sampler(_Strict):
     seed: int = 0
 
 
+VARIANTS = "set"  # the space key whose choices are lists of overrides
+
+
 class SweepSpec(_Strict):
     base: Base
-    space: dict[str, Dimension] = Field(min_length=1)
+    space: dict[str, Dimension] = Field(default_factory=dict)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     metric: Metric
     sampler: Sampler = Field(default_factory=Sampler)
@@ -97,6 +107,14 @@ class SweepSpec(_Strict):
 
     @model_validator(mode="after")
     def _grid_has_choices_only(self) -> "SweepSpec":
+        variants = self.space.get(VARIANTS)
+        if variants is not None:
+            if not isinstance(variants, Choices) or not all(
+                isinstance(v, list) and all(isinstance(o, str) for o in v) for v in variants.choices
+            ):
+                raise ValueError(f"space.{VARIANTS} takes choices that are lists of overrides, e.g. [[], [train.ema=0.999]]")
+        if not self.space and self.sampler.name != "grid":
+            raise ValueError(f"an empty space has one point; give sampler grid, not {self.sampler.name}")
         if self.sampler.name == "grid":
             ranges = [key for key, dim in self.space.items() if isinstance(dim, Range)]
             if ranges:
@@ -132,7 +150,12 @@ class SweepSpec(_Strict):
 
     def trial_config(self, spec_dir: Path, params: dict[str, Any], seed: int) -> RunConfig:
         """The run config of one trial's run: base, its overrides, the trial's point, the seed."""
-        point = [f"{key}={value if isinstance(value, str) else encode(value)}" for key, value in params.items()]
+        point = []
+        for key, value in params.items():
+            if key == VARIANTS:
+                point += json.loads(value)
+            else:
+                point.append(f"{key}={value if isinstance(value, str) else encode(value)}")
         return build_config(self.base_raw(spec_dir), [*self.base.set, *point, f"seed={seed}"])
 
 
@@ -154,6 +177,8 @@ def load_spec(path: Path) -> SweepSpec:
         raise UserError(f"sweep spec {path}: {where + ': ' if where else ''}{message}") from None
     try:
         cfg = spec.trial_config(path.parent, _a_point(spec), spec.seeds[0])
+        for variant in spec.space[VARIANTS].choices[1:] if VARIANTS in spec.space else []:
+            spec.trial_config(path.parent, {**_a_point(spec), VARIANTS: encode(variant)}, spec.seeds[0])
     except UserError as exc:
         raise UserError(f"sweep spec {path}: {exc}") from None
     if spec.metric.name not in cfg.reported_metrics():
