@@ -3,6 +3,7 @@ retried and resumed from its checkpoint, samplers, and bad specs refused in one 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import optuna
 import pytest
 import yaml
 
@@ -200,6 +202,32 @@ def test_an_empty_grid_space_trains_the_base_once_per_seed(tmp_path, cli):
     assert sorted(p.name for p in (tmp_path / "sw/trials/0000").iterdir() if p.is_dir()) == ["seed-0", "seed-1"]
 
 
+def test_a_pruned_trial_stops_at_the_evaluation_its_pruner_judges_and_trains_no_more_seeds(tmp_path, cli):
+    # high_quality is a share, never above 2: from step 6 on every evaluation is below the threshold
+    pruner = {"name": "threshold", "lower": 2.0, "warmup_steps": 6}
+    spec = write_spec(tmp_path / "pruned.yaml", {**GRID, "space": {"objective.name": {"choices": ["hinge"]}}, "pruner": pruner})
+    code, out, err = cli("sweep", "run", spec, "--out", tmp_path / "sw")
+    assert code == 0, err
+    assert "1 of 1 trials settled (1 pruned)" in out and "pruned: high_quality" in out
+    (trial,) = trials_json(Sweep.open(spec, tmp_path / "sw", None))
+    assert trial["settled"] and "at step 6" in trial["user_attrs"]["seed-0"]["pruned"]
+    run = tmp_path / "sw/trials/0000/seed-0"
+    evals = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()
+             if json.loads(line)["kind"] == "eval"]
+    assert evals == [0, 6]  # step 0 is within the warm-up; step 6 is judged, and the run stops (of 12)
+    assert "stopped at step 6" in (run / "report.html").read_text()
+    assert not (tmp_path / "sw/trials/0000/seed-1").exists()
+
+
+def test_the_median_pruner_takes_the_spec_s_settings(tmp_path):
+    from gankit.sweep.engine import _pruner
+
+    spec = write_spec(tmp_path / "m.yaml", {**GRID, "pruner": {"name": "median", "startup_trials": 2, "warmup_steps": 100}})
+    pruner = _pruner(Sweep.open(spec, tmp_path / "sw", None).spec)
+    assert isinstance(pruner, optuna.pruners.MedianPruner)
+    assert (pruner._n_startup_trials, pruner._n_warmup_steps, pruner._percentile) == (2, 100, 50.0)
+
+
 @pytest.mark.parametrize("change, message", [
     ({"spaec": {}}, "spaec: Extra inputs are not permitted"),
     ({"space": {"train.stepz": {"choices": [1]}}}, "unknown key 'train.stepz'"),
@@ -212,6 +240,8 @@ def test_an_empty_grid_space_trains_the_base_once_per_seed(tmp_path, cli):
     ({"space": {"set": {"choices": [[], "train.ema=0.9"]}}}, "space.set takes choices that are lists of overrides"),
     ({"space": {"set": {"choices": [[], ["train.emma=0.9"]]}}}, "unknown key 'train.emma'"),
     ({"space": {}, "sampler": {"name": "random", "trials": 2}}, "an empty space has one point; give sampler grid"),
+    ({"pruner": {"name": "threshold"}}, "pruner threshold needs lower or upper"),
+    ({"pruner": {"name": "median", "upper": 1.0}}, "pruner median takes startup_trials and warmup_steps"),
 ])
 def test_a_bad_spec_is_one_line_and_exit_2(tmp_path, cli, change, message):
     spec = write_spec(tmp_path / "bad.yaml", {**GRID, **change})

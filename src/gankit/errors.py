@@ -33,6 +33,10 @@ class TrainingDiverged(Exception):
     """A loss became non-finite; the run stopped and its last good checkpoint was kept."""
 
 
+class RunStopped(Exception):
+    """A run stopped on purpose before its last step (by a sweep's pruner): not a failure."""
+
+
 class RankLost(Exception):
     """Another process of a distributed run stopped, so a collective on this rank failed.
 

@@ -11,7 +11,7 @@ import math
 import os
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -20,7 +20,7 @@ from torch import Tensor, nn
 import gankit
 from gankit.config import CONFIG_VERSION, RESUMABLE_CHANGES, RunConfig, load_run_config, resumable, save_config
 from gankit.data import DataSource, ImageSource, make_source
-from gankit.errors import TrainingDiverged, UserError, first_line
+from gankit.errors import RunStopped, TrainingDiverged, UserError, first_line
 from gankit.files import atomic_write_text, holds_working_folder, replace_folder
 from gankit.metrics.evaluator import Evaluator, build_evaluator
 from gankit.metrics.reference import reference_from_data
@@ -228,8 +228,11 @@ def _forget_after(run_dir: Path, step: int) -> None:
 def train(
     cfg: RunConfig, run_dir: Path, dist: Distributed, device: torch.device, *,
     resume: bool, preset: str | None = None, overwrite: bool = False,
+    on_eval: Callable[[int, dict[str, float]], None] | None = None,
 ) -> str:
     """Train until `cfg.train.steps`; returns a one-line summary. Raises TrainingDiverged.
+    `on_eval(step, metrics)` hears every evaluation (a sweep's pruner) and may stop the run by
+    raising RunStopped, which is raised on.
 
     A new run's folder is created (swapped in for the old run with `overwrite`), and a resumed run's
     config and metrics log rewritten, only once the data, nets, techniques, metrics, checkpoint and
@@ -278,6 +281,8 @@ def train(
         trainer.d.train()
         if metrics:
             log.eval_scalars(trainer.step, metrics)
+        if on_eval is not None:
+            on_eval(trainer.step, metrics)
         return dist.main_says(best.offer(trainer.step, metrics), device)
 
     def flush() -> None:
@@ -324,6 +329,9 @@ def train(
                 save()
     except TrainingDiverged:
         status = "diverged (see Diagnoses)"
+        raise
+    except RunStopped as exc:
+        status = f"stopped at step {trainer.step}: {exc}"
         raise
     except KeyboardInterrupt:
         status = f"interrupted at step {trainer.step}"

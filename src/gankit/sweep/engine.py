@@ -10,6 +10,9 @@ number of `gankit sweep run` processes, started anywhere and at any time, share 
   evaluation. A trial whose config is refused, or whose run diverges, ends failed with the reason
   (`error`, `diverged`) and counts as settled: it is not tried again. A diverged run's seed keeps
   its last evaluation and the other seeds still train, so that a table over seeds has them all.
+- Pruning (optional, `pruner` in the spec): the first seed's run reports the metric at each
+  evaluation, and a trial the pruner judges behind stops there, PRUNED (settled; later seeds are
+  not trained).
 - A grid sweep puts every point in Optuna's queue when the study is created (by whichever worker
   creates it; the others wait for it), and its workers only take queued trials, so no point runs
   twice. Random and TPE sweeps ask the sampler for a new trial while fewer than `trials` are settled
@@ -36,6 +39,7 @@ import sys
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,7 +51,7 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_s
 from optuna.trial import TrialState
 
 from gankit.config import RunConfig
-from gankit.errors import TrainingDiverged, UserError
+from gankit.errors import RunStopped, TrainingDiverged, UserError
 from gankit.report.html import read_metrics
 from gankit.run import is_run, pick_device, resumed_config, train
 from gankit.sweep.spec import Choices, SweepSpec, encode, load_spec
@@ -113,6 +117,17 @@ def _sampler(spec: SweepSpec, trial_number: int = 0) -> optuna.samplers.BaseSamp
     return optuna.samplers.RandomSampler(seed=seed)  # grid: only queued trials are run
 
 
+def _pruner(spec: SweepSpec) -> optuna.pruners.BasePruner:
+    """The spec's pruner (`spec.Pruner`), or none: every trial trains to its last step."""
+    p = spec.pruner
+    if p is None:
+        return optuna.pruners.NopPruner()
+    if p.name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5 if p.startup_trials is None else p.startup_trials,
+                                           n_warmup_steps=p.warmup_steps)
+    return optuna.pruners.ThresholdPruner(lower=p.lower, upper=p.upper, n_warmup_steps=p.warmup_steps)
+
+
 def _ask(study: optuna.Study, spec: SweepSpec) -> optuna.Trial:
     """A new trial, its point to be drawn by a sampler seeded for it alone. Workers that each held
     one sampler with the spec's seed drew the same points in the same order (two processes ran each
@@ -137,7 +152,7 @@ def open_study(sweep: Sweep, create: bool) -> tuple[optuna.Study, RDBStorage]:
     if create:
         try:
             study = optuna.create_study(study_name=sweep.name, storage=storage, direction=direction,
-                                        sampler=_sampler(sweep.spec))
+                                        sampler=_sampler(sweep.spec), pruner=_pruner(sweep.spec))
         except optuna.exceptions.DuplicatedStudyError:
             pass
         else:
@@ -146,7 +161,8 @@ def open_study(sweep: Sweep, create: bool) -> tuple[optuna.Study, RDBStorage]:
                 study.enqueue_trial(point)
             study.set_user_attr("ready", True)
     try:
-        study = optuna.load_study(study_name=sweep.name, storage=storage, sampler=_sampler(sweep.spec))
+        study = optuna.load_study(study_name=sweep.name, storage=storage, sampler=_sampler(sweep.spec),
+                                  pruner=_pruner(sweep.spec))
     except KeyError:
         raise UserError(f"no sweep {sweep.name!r} in {sweep.storage} yet (start it with gankit sweep run)") from None
     for _ in range(600):  # the worker that created the study is still queueing its grid
@@ -313,8 +329,13 @@ def _run_trial(sweep: Sweep, study: optuna.Study, storage: RDBStorage, trial: op
         try:
             for seed in sweep.spec.seeds:
                 cfg = sweep.spec.trial_config(sweep.spec_path.parent, point, seed)
-                run = train_or_resume(cfg, folder / f"seed-{seed}")
+                judged = seed == sweep.spec.seeds[0] and sweep.spec.pruner is not None
+                run = train_or_resume(cfg, folder / f"seed-{seed}", _reporter(trial, metric) if judged else None)
                 trial.set_user_attr(f"seed-{seed}", run)
+                if run["pruned"]:
+                    study.tell(trial, state=TrialState.PRUNED)
+                    print(f"trial {trial.number}: pruned: {run['pruned']} ({_shown(sweep, point)})", flush=True)
+                    return
                 if run["diverged"]:
                     diverged.append(f"seed {seed}: {run['diverged']}")
                 elif metric not in run["final"]:
@@ -330,6 +351,20 @@ def _run_trial(sweep: Sweep, study: optuna.Study, storage: RDBStorage, trial: op
     value = statistics.fmean(values)
     study.tell(trial, value)
     print(f"trial {trial.number}: {metric} {value:.4g} ({_shown(sweep, point)})", flush=True)
+
+
+def _reporter(trial: optuna.Trial, metric: str) -> Callable[[int, dict[str, float]], None]:
+    """What hears the first seed's evaluations: each value of the metric goes to the study, and
+    the run stops (RunStopped) when the pruner says the trial is behind."""
+
+    def report(step: int, metrics: dict[str, float]) -> None:
+        if metric not in metrics:
+            return
+        trial.report(metrics[metric], step)
+        if trial.should_prune():
+            raise RunStopped(f"{metric} {metrics[metric]:.4g} at step {step} is behind the earlier trials")
+
+    return report
 
 
 def _settle_failed(study: optuna.Study, trial: optuna.Trial, why: str, message: str) -> None:
@@ -349,35 +384,40 @@ def _value(sweep: Sweep, key: str, value: Any) -> Any:
     return json.loads(value) if isinstance(sweep.spec.space.get(key), Choices) else value
 
 
-def train_or_resume(cfg: RunConfig, run_dir: Path) -> dict[str, Any]:
+def train_or_resume(
+    cfg: RunConfig, run_dir: Path, on_eval: Callable[[int, dict[str, float]], None] | None = None,
+) -> dict[str, Any]:
     """Train the run in `run_dir`, resuming from its last checkpoint when a killed worker left one.
-    Returns its record: the final evaluation row (`final`; a diverged run's last evaluation before
-    the non-finite loss), the step it resumed at (`resumed_at`, None: trained from the start), the
-    wall and CPU seconds of this call (`wall_s`, `cpu_s`: the process's own CPU time, which barely
-    changes when other work shares the machine) and why it diverged (`diverged`, or None). The
-    run's own output goes to `train.log` beside it, not to the worker's terminal."""
+    Returns its record: the final evaluation row (`final`; a diverged or pruned run's last
+    evaluation), the step it resumed at (`resumed_at`, None: trained from the start), the wall and
+    CPU seconds of this call (`wall_s`, `cpu_s`: the process's own CPU time, which barely changes
+    when other work shares the machine), why it diverged (`diverged`) and why `on_eval` stopped it
+    (`pruned`), each None when it did not. The run's own output goes to `seed-S.log` beside it."""
     steps = checkpoint.list_steps(run_dir) if is_run(run_dir) else []
     resumed_at = steps[-1] if steps else None
     device = pick_device(cfg.train.device)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     wall, cpu = time.perf_counter(), time.process_time()
-    diverged = None
+    diverged = pruned = None
     with open(run_dir.parent / f"{run_dir.name}.log", "a") as log, \
             contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         try:
             if resumed_at is None:  # a folder without a checkpoint is a start cut short: begin again
-                train(cfg, run_dir, Distributed(), device, resume=False, overwrite=run_dir.exists())
+                train(cfg, run_dir, Distributed(), device, resume=False, overwrite=run_dir.exists(), on_eval=on_eval)
             elif resumed_at < cfg.train.steps:
                 resumed, _ = resumed_config(run_dir)
-                train(resumed, run_dir, Distributed(), device, resume=True)
+                train(resumed, run_dir, Distributed(), device, resume=True, on_eval=on_eval)
         except TrainingDiverged as exc:
             diverged = str(exc)
+        except RunStopped as exc:
+            pruned = str(exc)
     evals = [r for r in read_metrics(run_dir) if r["kind"] == "eval"]
     if not evals:
         raise UserError(f"{run_dir} logged no evaluation")
     return {
         "final": {k: v for k, v in evals[-1].items() if k not in ("kind", "step")}, "resumed_at": resumed_at,
         "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu, "diverged": diverged,
+        "pruned": pruned,
     }
 
 

@@ -16,6 +16,7 @@ cannot search is one line, before any trial trains.
     seeds: [0, 1]                                        # each trial trains one run per seed
     metric: {name: hq, direction: maximize}              # the final evaluation's value, mean over seeds
     sampler: {name: tpe, trials: 20, seed: 0}            # grid (choices only; every point once), random, tpe
+    pruner: {name: median, startup_trials: 5, warmup_steps: 500}  # optional: stop trials behind the median
     heartbeat_s: 10                                      # a trial not heard of for 3 beats is retried
 
 The space key `set` is not a config key: its choices are lists of `--set` overrides applied
@@ -97,12 +98,37 @@ class Sampler(_Strict):
 VARIANTS = "set"  # the space key whose choices are lists of overrides
 
 
+class Pruner(_Strict):
+    """Stopping unpromising trials early on the metric at each evaluation of the first seed's run
+    (Optuna's pruners): `median` stops a trial whose best value so far is worse than the median of
+    the earlier trials' at the same step, once `startup_trials` trials are done; `threshold` stops
+    one whose value falls outside [lower, upper]. Neither judges before `warmup_steps`."""
+
+    name: Literal["median", "threshold"]
+    warmup_steps: int = Field(0, ge=0)
+    startup_trials: int | None = Field(None, ge=0, description="median only (default 5)")
+    lower: float | None = Field(None, description="threshold only")
+    upper: float | None = Field(None, description="threshold only")
+
+    @model_validator(mode="after")
+    def _settings_of_its_kind(self) -> "Pruner":
+        if self.name == "median" and (self.lower is not None or self.upper is not None):
+            raise ValueError("pruner median takes startup_trials and warmup_steps, not lower or upper")
+        if self.name == "threshold":
+            if self.startup_trials is not None:
+                raise ValueError("pruner threshold takes lower, upper and warmup_steps, not startup_trials")
+            if self.lower is None and self.upper is None:
+                raise ValueError("pruner threshold needs lower or upper")
+        return self
+
+
 class SweepSpec(_Strict):
     base: Base
     space: dict[str, Dimension] = Field(default_factory=dict)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     metric: Metric
     sampler: Sampler = Field(default_factory=Sampler)
+    pruner: Pruner | None = None
     heartbeat_s: int = Field(10, gt=0, description="a running trial's heartbeat; 3 missed: its worker is dead, retry it")
 
     @model_validator(mode="after")
