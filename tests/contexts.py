@@ -18,9 +18,10 @@ def d_context(
     real_out: Tensor | None = None,
     draw: Callable[..., Tensor] = torch.rand,
     d_input: Callable[[Tensor], Tensor] = lambda x: x,
+    step: int = 0,
 ) -> DContext:
     """The DContext a one-process Trainer builds: `draw` gives per-example uniforms and `pick`
     draws a batch of indices into a pool as `BatchStream.pick` does (one random order of the pool,
     cycled), sized like `real`."""
     batch = 1 if real is None else len(real)
-    return DContext(d, real, fake, real_out, draw, lambda pool: cycled_permutation(torch.rand(pool), batch), d_input)
+    return DContext(d, real, fake, real_out, draw, lambda pool: cycled_permutation(torch.rand(pool), batch), d_input, step)

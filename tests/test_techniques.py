@@ -358,7 +358,7 @@ def test_the_supervised_term_is_the_weighted_cross_entropy_of_the_picked_labels(
     images = torch.tensor([[0, 255, 0], [255, 0, 0], [0, 0, 255]], dtype=torch.uint8).view(3, 1, 1, 3)
     source = ImageSource(images, torch.tensor([1, 2, 2]), (0.0, 1.0))
     ssl = SemiSupervised(source, torch.tensor([0, 1, 2]), weight=2.0, test_images=images, test_labels=torch.tensor([1, 0, 0]))
-    ctx = DContext(PixelLogits(), None, None, None, torch.rand, lambda pool: torch.tensor([2, 0, 1, 1]), lambda x: x)
+    ctx = DContext(PixelLogits(), None, None, None, torch.rand, lambda pool: torch.tensor([2, 0, 1, 1]), lambda x: x, 0)
     e = math.e
     # picks 2, 0, 1, 1: logits (0,0,1) label 2, (0,1,0) label 1, (1,0,0) label 2 twice
     right, wrong = -math.log(e / (e + 2)), -math.log(1 / (e + 2))

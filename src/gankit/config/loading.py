@@ -34,6 +34,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     "wgan": {"optim": {"name": "rmsprop", "lr": 5e-5}, "d_steps": 5},
     # Gulrajani et al. 2017, Algorithm 1: Adam(1e-4, 0, 0.9), lambda = 10, n_critic = 5.
     "wgan-gp": {"optim": {"name": "adam", "lr": 1e-4, "betas": [0.0, 0.9]}, "d_steps": 5},
+    # Huang et al. 2024 (R3GAN): Adam with beta1 = 0, beta2 = 0.99; one D update per G update.
+    "rpgan": {"optim": {"name": "adam", "lr": 2e-4, "betas": [0.0, 0.99]}, "d_steps": 1},
 }
 
 

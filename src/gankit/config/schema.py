@@ -217,6 +217,7 @@ class MLPConfig(_Strict):
         "zero", description="G only: data-mean starts G's output at the mean training example"
     )
     minibatch: MinibatchConfig | None = Field(None, description="D only: minibatch discrimination")
+    spectral_norm: bool = Field(False, description="spectral normalisation of every linear and conv layer (SNGAN)")
 
     @model_validator(mode="after")
     def _norm_needs_linear_units(self) -> "MLPConfig":
@@ -256,6 +257,7 @@ class DCGANConfig(_Strict):
     )
     output: OutputName | None = Field(None, description="G's output; default tanh (D returns logits)")
     minibatch: MinibatchConfig | None = Field(None, description="D only: minibatch discrimination")
+    spectral_norm: bool = Field(False, description="spectral normalisation of every linear and conv layer (SNGAN)")
 
     @model_validator(mode="after")
     def _reference_batch_needs_virtual_batch_norm(self) -> "DCGANConfig":
@@ -281,6 +283,7 @@ class ResNetConfig(_Strict):
     norm: NormName | None = Field(None, description="default: batch norm in G, none in the critic")
     output: OutputName | None = Field(None, description="G's output; default tanh (D returns logits)")
     minibatch: MinibatchConfig | None = Field(None, description="D only: minibatch discrimination")
+    spectral_norm: bool = Field(False, description="spectral normalisation of every linear and conv layer (SNGAN)")
 
 
 def _net_kind(value: Any) -> str:
@@ -320,6 +323,10 @@ class ModelConfig(_Strict):
             raise ValueError("model.d.norm=virtual-batch: virtual batch normalization is for G (as in the paper)")
         if getattr(self.g, "norm", None) == "virtual-batch" and self.g.kind != "dcgan":
             raise ValueError(f"model.g.norm=virtual-batch is built for the dcgan G, not {self.g.kind}")
+        for player, net in (("g", self.g), ("d", self.d)):
+            if net.spectral_norm and getattr(net, "norm", None) == "weight":
+                raise ValueError(f"model.{player}.spectral_norm does not combine with model.{player}.norm=weight: "
+                                 "both reparametrise every weight (pick one)")
         return self
 
     @property
@@ -330,7 +337,7 @@ class ModelConfig(_Strict):
 
 # ----------------------------------------------------------------------------------- objective
 
-ObjectiveName = Literal["minimax", "non-saturating", "wgan", "wgan-gp", "hinge", "least-squares"]
+ObjectiveName = Literal["minimax", "non-saturating", "wgan", "wgan-gp", "hinge", "least-squares", "rpgan"]
 LOG_LOSS_OBJECTIVES = ("minimax", "non-saturating")  # D trained on the log loss, −log D(x) − log(1 − D(G(z)))
 
 
@@ -447,12 +454,24 @@ class SemiSupervisedConfig(_Strict):
     )
 
 
+class ZeroCentredPenaltyConfig(_Strict):
+    """R1 (on real data) or R2 (on G's samples): γ/2 E‖∇ₓD(x)‖², the zero-centred gradient penalty of
+    Mescheder et al. 2018 that makes GAN training locally convergent; R3GAN (Huang et al. 2024) uses
+    both. `every` k > 1 is lazy regularisation (Karras et al. 2020, StyleGAN2): the penalty on one
+    D update in k, weighted k, so that it costs a k-th and weighs the same."""
+
+    gamma: float = Field(gt=0)
+    every: int = Field(1, gt=0, description="apply it at every k-th step only, weighted k")
+
+
 class TechniquesConfig(_Strict):
     feature_matching: FeatureMatchingConfig | None = None
     historical_averaging: HistoricalAveragingConfig | None = None
     label_smoothing: LabelSmoothingConfig | None = None
     instance_noise: InstanceNoiseConfig | None = None
     semi_supervised: SemiSupervisedConfig | None = None
+    r1: ZeroCentredPenaltyConfig | None = Field(None, description="R1: gradient penalty on real data")
+    r2: ZeroCentredPenaltyConfig | None = Field(None, description="R2: gradient penalty on G's samples")
 
 
 # ---------------------------------------------------------------------------------- training
@@ -535,9 +554,22 @@ class RunConfig(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _one_lipschitz_constraint(self) -> "RunConfig":
+        if self.objective.name == "wgan" and self.model.d.spectral_norm:
+            raise ValueError(
+                "model.d.spectral_norm does not combine with objective.name=wgan: its weight clipping would clip "
+                "the weights before normalisation, a second bound on D's Lipschitz constant (use hinge or wgan-gp)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _penalty_sees_single_examples(self) -> "RunConfig":
-        """WGAN-GP's penalty is on each example's own gradient: nothing in D may mix a batch."""
-        if self.objective.name != "wgan-gp":
+        """WGAN-GP's penalty, R1 and R2 are on each example's own gradient: nothing in D may mix a batch."""
+        penalties = [name for name, on in (
+            ("objective.name=wgan-gp", self.objective.name == "wgan-gp"),
+            ("techniques.r1", self.techniques.r1 is not None), ("techniques.r2", self.techniques.r2 is not None),
+        ) if on]
+        if not penalties:
             return self
         coupling = {
             "model.d.minibatch": ("minibatch discrimination", self.model.d.minibatch is not None),
@@ -546,7 +578,7 @@ class RunConfig(_Strict):
         for key, (what, present) in coupling.items():
             if present:
                 raise ValueError(
-                    f"{key} does not combine with objective.name=wgan-gp: {what} couples the examples of a "
+                    f"{key} does not combine with {penalties[0]}: {what} couples the examples of a "
                     "batch, and the gradient penalty needs each example's own gradient (layer norm does not)"
                 )
         return self

@@ -13,6 +13,7 @@ from gankit.nets.latent import draw_latent
 from gankit.nets.layers import init_weights, initialise_from_data
 from gankit.nets.mlp import MLPDiscriminator, MLPGenerator
 from gankit.nets.resnet import ResNetCritic, ResNetGenerator
+from gankit.nets.spectral import spectral_normalise
 
 DCGAN_INIT_STD = 0.02  # Radford et al. 2016: "initialized from a zero-centered Normal, std 0.02"
 DATA_INIT_BATCH = 500  # the semi-supervised MNIST code of Salimans et al. 2016 initialises on 500
@@ -44,6 +45,8 @@ def build_nets(
     for net, net_cfg in ((g, cfg.g), (d, cfg.d)):
         std = DCGAN_INIT_STD if isinstance(net_cfg, DCGANConfig) else None
         init_weights(net, generator, std, getattr(net_cfg, "init_range", None))
+        if net_cfg.spectral_norm:  # after the init: it divides the initialised weights
+            spectral_normalise(net, seed)
     if hasattr(g, "reference_z"):  # virtual batch norm's reference batch, fixed for the whole run
         g.reference_z.copy_(draw_latent(len(g.reference_z), cfg.z_dim, cfg.z_dist, generator))
     return g, d

@@ -1,6 +1,8 @@
 """Loss pairs as pure functions of D's outputs (logits or critic values). The math lives here only.
 
-Each objective is a `d_loss(real_out, fake_out)` and a `g_loss(fake_out)`, both means over the batch.
+Each objective is a `d_loss(real_out, fake_out)` and a `g_loss(fake_out)`, both means over the batch;
+a relativistic one pairs each fake with a real in G's loss too, `g_loss(fake_out, real_out)`
+(`g_needs_real`), and the trainer gives it D's outputs on a real batch (`generator_loss`).
 Penalties that need D itself or its inputs (gradient penalty, weight clipping) are Techniques, made
 by `build_objective` together with the loss pair that needs them.
 """
@@ -25,6 +27,11 @@ class Objective:
     g_loss: Callable[[Tensor], Tensor]
     # Whether D's output is a logit of P(real): then sigmoid(out) is reported as D(x).
     outputs_probability: bool
+    g_needs_real: bool = False  # a relativistic loss: G's loss pairs its samples with real ones
+
+    def generator_loss(self, fake_out: Tensor, real_out: Callable[[], Tensor]) -> Tensor:
+        """G's loss; `real_out()` gives D's outputs on a real batch, judged only when the loss pairs."""
+        return self.g_loss(fake_out, real_out()) if self.g_needs_real else self.g_loss(fake_out)
 
 
 def _bce_d_loss(real_out: Tensor, fake_out: Tensor) -> Tensor:
@@ -65,6 +72,17 @@ def _least_squares_g_loss(fake_out: Tensor) -> Tensor:
     return 0.5 * (fake_out - 1).pow(2).mean()
 
 
+def _rpgan_d_loss(real_out: Tensor, fake_out: Tensor) -> Tensor:
+    """Relativistic pairing (Jolicoeur-Martineau 2019; R3GAN, Huang et al. 2024): each real example
+    against a fake one, E softplus(D(G(z)) − D(x)) = −E log σ(D(x) − D(G(z)))."""
+    return F.softplus(fake_out - real_out).mean()
+
+
+def _rpgan_g_loss(fake_out: Tensor, real_out: Tensor) -> Tensor:
+    """The same pairs the other way round: G raises each fake above its real, E softplus(D(x) − D(G(z)))."""
+    return F.softplus(real_out - fake_out).mean()
+
+
 OBJECTIVES: dict[str, Objective] = {
     "minimax": Objective("minimax", _bce_d_loss, _saturating_g_loss, True),
     "non-saturating": Objective("non-saturating", _bce_d_loss, _non_saturating_g_loss, True),
@@ -72,6 +90,7 @@ OBJECTIVES: dict[str, Objective] = {
     "wgan-gp": Objective("wgan-gp", _wasserstein_d_loss, _critic_g_loss, False),
     "hinge": Objective("hinge", _hinge_d_loss, _critic_g_loss, False),
     "least-squares": Objective("least-squares", _least_squares_d_loss, _least_squares_g_loss, False),
+    "rpgan": Objective("rpgan", _rpgan_d_loss, _rpgan_g_loss, False, g_needs_real=True),
 }
 
 

@@ -1,4 +1,7 @@
-"""Penalties that constrain the critic, as Techniques: they need D itself, not only its outputs."""
+"""Penalties that constrain the critic, as Techniques: they need D itself, not only its outputs.
+
+The gradient penalty and weight clipping come with their objectives (`build_objective`); R1 and R2
+are switched on by `techniques.r1` / `techniques.r2` and work with any objective."""
 
 from __future__ import annotations
 
@@ -23,6 +26,24 @@ class GradientPenalty(Technique):
         (grad,) = torch.autograd.grad(ctx.d(mixed).sum(), mixed, create_graph=True)
         norms = grad.flatten(1).norm(2, dim=1)
         return {"penalty": self.weight * (norms - 1).pow(2).mean()}
+
+
+class ZeroCentredPenalty(Technique):
+    """R1 / R2 (Mescheder et al. 2018): γ/2 E‖∇ₓD(x)‖² on real data (R1) or on G's samples (R2),
+    the batch as D saw it (after instance noise or augmentation, as StyleGAN2-ADA takes R1).
+    Lazy with `every` k > 1 (StyleGAN2): on the D updates of every k-th step only, weighted k."""
+
+    def __init__(self, name: str, gamma: float, every: int = 1) -> None:
+        if name not in ("r1", "r2"):
+            raise ValueError(f"a zero-centred penalty is r1 (real data) or r2 (G's samples), not {name}")
+        self.name, self.gamma, self.every = name, gamma, every
+
+    def d_terms(self, ctx: DContext) -> dict[str, Tensor]:
+        if ctx.step % self.every:
+            return {}
+        x = (ctx.real if self.name == "r1" else ctx.fake).detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(ctx.d(x).float().sum(), x, create_graph=True)
+        return {"penalty": self.every * self.gamma / 2 * grad.flatten(1).pow(2).sum(dim=1).mean()}
 
 
 class WeightClipping(Technique):

@@ -19,7 +19,8 @@ from gankit.tensors import tensors_under
 
 @dataclass
 class DContext:
-    """What a D-step hook may look at. `draw(*shape)` gives per-example uniform noise for this rank;
+    """What a D-step hook may look at, at training step `step`. `draw(*shape)` gives per-example
+    uniform noise for this rank;
     `pick(n)` this rank's share of a global batch of indices into n items, without replacement
     up to n (cycling past it); `d_input(x)` is what every technique's `d_input` makes of a batch
     at this step, for a hook that shows D a batch of its own (the labelled images), so that
@@ -32,6 +33,7 @@ class DContext:
     draw: Callable[..., Tensor]
     pick: Callable[[int], Tensor]
     d_input: Callable[[Tensor], Tensor]
+    step: int
 
 
 @dataclass

@@ -17,6 +17,7 @@ from torch import nn
 
 from gankit.config import RunConfig
 from gankit.data import DataSource
+from gankit.objectives.penalties import ZeroCentredPenalty
 from gankit.techniques.base import Technique
 from gankit.techniques.ema import GeneratorEMA
 from gankit.techniques.feature_matching import FeatureMatching
@@ -51,6 +52,8 @@ TECHNIQUES: tuple[Registration, ...] = (
     Registration("techniques.feature_matching",
                  lambda s, run: FeatureMatching(run.d, s.layer, s.weight, s.replace_g_loss)),
     Registration("techniques.historical_averaging", lambda s, run: HistoricalAveraging(run.g, run.d, s.weight)),
+    Registration("techniques.r1", lambda s, run: ZeroCentredPenalty("r1", s.gamma, s.every)),
+    Registration("techniques.r2", lambda s, run: ZeroCentredPenalty("r2", s.gamma, s.every)),
     Registration("techniques.semi_supervised",
                  lambda s, run: build_semi_supervised(s, run.cfg.data, run.source, run.d)),
     Registration("train.ema", lambda s, run: GeneratorEMA(run.g, s)),  # last: it averages G as the others left it

@@ -73,19 +73,28 @@ class Trainer:
 
     def _d_terms(self, real: Tensor, fake: Tensor, real_out: Tensor, fake_out: Tensor) -> dict[str, Tensor]:
         """D's loss terms: the objective's and each technique's (`fake` carries no graph into G)."""
-        ctx = DContext(self.d, real, fake, real_out, self.batches.uniform, self.batches.pick, self._d_input)
+        ctx = DContext(self.d, real, fake, real_out, self.batches.uniform, self.batches.pick, self._d_input, self.step)
         return {"loss": self.objective.d_loss(real_out, fake_out), **self.techniques.d_terms(ctx)}
 
-    def _g_terms(self, fake: Tensor, fake_out: Tensor | None = None) -> dict[str, Tensor]:
+    def _g_terms(self, fake: Tensor, fake_out: Tensor | None = None, real_out: Tensor | None = None) -> dict[str, Tensor]:
         """G's loss terms: the objective's, unless a technique replaces it, and each technique's.
         `fake` is G's batch as D sees it, after `d_input`, like the real batch of the D step.
         `fake_out`, D's outputs on it, is judged here when not given, and only when the objective's
-        loss is used: feature matching reads D's features instead, so no D pass is wasted."""
+        loss is used: feature matching reads D's features instead, so no D pass is wasted. So is
+        `real_out`, D's outputs on a real batch, which only a relativistic loss reads."""
         ctx = GContext(self.d, fake)
         own = {}
         if not self.techniques.replaces_g_loss:
-            own["loss"] = self.objective.g_loss(self._judge(fake) if fake_out is None else fake_out)
+            own["loss"] = self.objective.generator_loss(
+                self._judge(fake) if fake_out is None else fake_out,
+                lambda: self._judge_real() if real_out is None else real_out,
+            )
         return {**own, **self.techniques.g_terms(ctx)}
+
+    @torch.no_grad()
+    def _judge_real(self) -> Tensor:
+        """D's outputs on a fresh real batch, as D sees it (G's gradient never flows through them)."""
+        return self._judge(self._d_input(self.batches.real(self.source)))
 
     def _d_stats(self, terms: dict[str, Tensor], real_out: Tensor, fake_out: Tensor) -> dict[str, Tensor]:
         return {
@@ -122,7 +131,7 @@ class Trainer:
             fake = self._d_input(self.g(self.batches.latent()))
             real_out, fake_out = self._judge(real), self._judge(fake)
             d_terms = self._d_terms(real, fake.detach(), real_out, fake_out)
-            g_terms = self._g_terms(fake, fake_out)
+            g_terms = self._g_terms(fake, fake_out, real_out.detach())
         self._set_grads(self.d, sum(d_terms.values()), retain_graph=True)
         self._set_grads(self.g, sum(g_terms.values()))
         for opt, net in ((self.opt_d, self.d), (self.opt_g, self.g)):

@@ -1,0 +1,173 @@
+"""The post-2017 stabilisers against hand computations: spectral normalisation, R1 / R2 (lazy too) and
+the relativistic pairing loss; the combinations each refuses; exact resumption with all of them."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from gankit.config import build_config, load_preset
+from gankit.errors import UserError
+from gankit.nets import build_nets
+from gankit.nets.spectral import spectral_normalise
+from gankit.objectives import OBJECTIVES
+from gankit.objectives.penalties import ZeroCentredPenalty
+from gankit.train import checkpoint
+from tests.conftest import tiny_args
+from tests.contexts import d_context
+
+
+def _refusal(preset: str, *overrides: str) -> str:
+    with pytest.raises(UserError) as info:
+        build_config(load_preset(preset), list(overrides))
+    assert "\n" not in str(info.value)
+    return str(info.value)
+
+
+# ------------------------------------------------------------------------------- spectral norm
+
+
+@pytest.mark.parametrize("preset, shape", [("toy-ring8", (2,)), ("dcgan-fashion", (1, 28, 28)),
+                                           ("wgan-gp-resnet-cifar10", (3, 32, 32))])
+def test_spectral_norm_brings_every_weight_of_any_d_to_a_largest_singular_value_of_one(preset, shape):
+    cfg = build_config(load_preset(preset), ["model.d.spectral_norm=true", "objective.name=hinge"])
+    _, d = build_nets(cfg.model, shape, seed=0)
+    with torch.no_grad():
+        for _ in range(200):  # each training-mode pass is one power iteration
+            d(torch.randn(4, *shape))
+    d.eval()
+    layers = [m for m in d.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    assert layers and all(hasattr(m, "parametrizations") for m in layers)
+    sigmas = [torch.linalg.matrix_norm(m.weight.flatten(1), 2).item() for m in layers]
+    assert sigmas == pytest.approx([1.0] * len(sigmas), abs=2e-3)
+    raw = [torch.linalg.matrix_norm(m.parametrizations.weight.original.flatten(1), 2).item() for m in layers]
+    assert any(abs(s - 1) > 0.1 for s in raw)  # the weights it divides were not already normalised
+
+
+def test_spectral_norm_starts_from_the_seed_alone():
+    cfg = build_config(load_preset("toy-ring8"), ["model.d.spectral_norm=true"])
+    torch.manual_seed(1)
+    _, a = build_nets(cfg.model, (2,), seed=3)
+    torch.manual_seed(2)  # the global generator does not decide the power iteration's start
+    _, b = build_nets(cfg.model, (2,), seed=3)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    _, c = build_nets(cfg.model, (2,), seed=4)
+    u = "trunk.0.parametrizations.weight.0._u"
+    assert u in a.state_dict() and not torch.equal(a.state_dict()[u], c.state_dict()[u])
+
+
+def test_spectral_norm_leaves_layers_that_learn_their_scale_from_the_data():
+    cfg = build_config(load_preset("toy-ring8"), ["model.d.spectral_norm=true", "model.d.minibatch={kernels: 4, dims: 2}"])
+    _, d = build_nets(cfg.model, (2,), seed=0)
+    assert not hasattr(d.minibatch, "parametrizations") and hasattr(d.head, "parametrizations")
+    assert spectral_normalise(nn.Sequential(), 0) is not None  # a net without layers is left as it is
+
+
+def test_spectral_norm_refuses_weight_norm_and_weight_clipping():
+    assert "both reparametrise every weight" in _refusal("toy-ring8", "model.d.spectral_norm=true", "model.d.norm=weight")
+    assert "model.g.spectral_norm" in _refusal("toy-ring8", "model.g.spectral_norm=true", "model.g.norm=weight")
+    assert "objective.name=wgan" in _refusal("toy-ring8", "model.d.spectral_norm=true", "objective.name=wgan")
+
+
+# --------------------------------------------------------------------------------------- R1 / R2
+
+
+class Linear1(nn.Module):
+    """D(x) = w·x: its input gradient is w for every example, so ‖∇D‖² = ‖w‖²."""
+
+    def __init__(self, w: list[float]) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.tensor(w))
+
+    def forward(self, x):
+        return x @ self.w
+
+
+def test_r1_and_r2_are_half_gamma_times_the_squared_gradient_norm_on_real_and_fake():
+    d = Linear1([3.0, 4.0])
+    real, fake = torch.randn(5, 2), torch.randn(5, 2)
+    for name in ("r1", "r2"):
+        (term,) = ZeroCentredPenalty(name, gamma=2.0).d_terms(d_context(d, real, fake)).values()
+        assert term.item() == pytest.approx(2.0 / 2 * 25)
+        term.backward()  # the penalty trains D: d/dw (γ/2 ‖w‖²) = γ w
+        assert d.w.grad.tolist() == pytest.approx([6.0, 8.0])
+        d.w.grad = None
+
+
+def test_r1_looks_at_real_data_only_and_r2_at_g_s_samples_only():
+    class Quadratic(nn.Module):  # ∇ₓ Σx² = 2x: the penalty depends on the batch it is taken on
+        def forward(self, x):
+            return x.pow(2).sum(dim=1)
+
+    real, fake = torch.full((3, 1), 1.0), torch.full((3, 1), 2.0)
+    ctx = d_context(Quadratic(), real, fake)
+    assert ZeroCentredPenalty("r1", 1.0).d_terms(ctx)["penalty"].item() == pytest.approx(0.5 * 4)
+    assert ZeroCentredPenalty("r2", 1.0).d_terms(ctx)["penalty"].item() == pytest.approx(0.5 * 16)
+
+
+def test_lazy_r1_applies_every_k_steps_weighted_k():
+    d, real = Linear1([1.0, 0.0]), torch.randn(4, 2)
+    lazy = ZeroCentredPenalty("r1", gamma=1.0, every=4)
+    values = [lazy.d_terms(d_context(d, real, real, step=step)).get("penalty") for step in range(8)]
+    assert [v is not None for v in values] == [True, False, False, False] * 2
+    assert values[4].item() == pytest.approx(4 * 0.5)
+
+
+def test_r1_and_r2_refuse_what_couples_a_batch_in_d():
+    assert "does not combine with techniques.r1" in _refusal("toy-ring8", "techniques.r1={gamma: 1}", "model.d.norm=batch")
+    assert "does not combine with techniques.r2" in _refusal(
+        "toy-ring8", "techniques.r2={gamma: 1}", "model.d.minibatch={kernels: 4, dims: 2}")
+    assert "every" in _refusal("toy-ring8", "techniques.r1={gamma: 1, every: 0}")
+
+
+# -------------------------------------------------------------------------------------- RpGAN
+
+
+def test_rpgan_pairs_each_real_with_a_fake_in_both_losses():
+    rp = OBJECTIVES["rpgan"]
+    real, fake = torch.tensor([2.0, -1.0]), torch.tensor([0.5, -3.0])
+    softplus = lambda v: math.log1p(math.exp(v))  # noqa: E731
+    assert rp.d_loss(real, fake).item() == pytest.approx((softplus(0.5 - 2.0) + softplus(-3.0 + 1.0)) / 2)
+    assert rp.g_loss(fake, real).item() == pytest.approx((softplus(2.0 - 0.5) + softplus(-1.0 + 3.0)) / 2)
+    # the pairs matter: the same fakes against the reals in the other order give another loss
+    assert rp.d_loss(real, fake.flip(0)).item() != pytest.approx(rp.d_loss(real, fake).item())
+    # shifting every output by the same constant changes nothing: only differences count
+    assert rp.d_loss(real + 7, fake + 7).item() == pytest.approx(rp.d_loss(real, fake).item())
+
+
+def test_only_a_pairing_loss_judges_a_real_batch_for_g():
+    judged = []
+    real = lambda: judged.append(1) or torch.zeros(2)  # noqa: E731
+    OBJECTIVES["non-saturating"].generator_loss(torch.ones(2), real)
+    assert judged == []
+    loss = OBJECTIVES["rpgan"].generator_loss(torch.ones(2), real)
+    assert judged == [1] and loss.item() == pytest.approx(math.log1p(math.exp(-1.0)))
+
+
+def test_rpgan_takes_r3gan_s_optimizer_and_refuses_log_loss_techniques():
+    cfg = build_config(load_preset("toy-ring8"), ["objective.name=rpgan"])
+    assert (cfg.optim.d.name, cfg.optim.d.betas, cfg.train.d_steps) == ("adam", (0.0, 0.99), 1)
+    assert "techniques.label_smoothing" in _refusal("toy-ring8", "objective.name=rpgan", "techniques.label_smoothing={}")
+
+
+# --------------------------------------------------------------------------------- all of them
+
+
+R3GAN_TOY = ["objective.name=rpgan", "model.d.spectral_norm=true", "techniques.r1={gamma: 0.5, every: 4}",
+             "techniques.r2={gamma: 0.5}"]
+
+
+def test_the_stabilisers_together_train_and_resume_exactly(tmp_path, cli):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert cli("train", "--preset", "toy-ring8", "--out", straight, *tiny_args(*R3GAN_TOY))[0] == 0
+    assert cli("train", "--preset", "toy-ring8", "--out", split, *tiny_args(*R3GAN_TOY, "train.steps=6"))[0] == 0
+    code, _, err = cli("train", "--resume", split, "--set", "train.steps=12")
+    assert code == 0, err
+    a, b = checkpoint.load(straight), checkpoint.load(split)
+    assert any("_u" in k for k in a.tensors)  # the power iteration's vectors are in the checkpoint
+    assert [k for k in a.tensors if not torch.equal(a.tensors[k], b.tensors[k])] == []
+    rows = (straight / "metrics.jsonl").read_text()
+    assert '"d/r1/penalty"' in rows and '"d/r2/penalty"' in rows
