@@ -15,8 +15,9 @@ from gankit.nets import build_nets
 from gankit.nets.spectral import spectral_normalise
 from gankit.objectives import OBJECTIVES
 from gankit.objectives.penalties import ZeroCentredPenalty
+from gankit.techniques.diffaugment import DiffAugment, color, cutout, translation
 from gankit.train import checkpoint
-from tests.conftest import tiny_args
+from tests.conftest import digits_args, tiny_args
 from tests.contexts import d_context
 
 
@@ -153,6 +154,73 @@ def test_rpgan_takes_r3gan_s_optimizer_and_refuses_log_loss_techniques():
     assert "techniques.label_smoothing" in _refusal("toy-ring8", "objective.name=rpgan", "techniques.label_smoothing={}")
 
 
+# -------------------------------------------------------------------------------- DiffAugment
+
+
+def test_translation_shifts_whole_pixels_with_zeros_coming_in():
+    torch.manual_seed(0)
+    x = torch.arange(1.0, 17.0).view(1, 1, 4, 4).repeat(64, 1, 1, 1)
+    out = translation(x, ratio=0.25)  # up to one pixel each way
+    seen = set()
+    for image in out[:, 0]:
+        found = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+                 if torch.equal(image, torch.roll(x[0, 0], (dy, dx), (0, 1)) * _inside(dy, dx))]
+        assert len(found) == 1
+        seen.add(found[0])
+    assert len(seen) == 9  # every shift in range is drawn
+
+
+def _inside(dy: int, dx: int) -> torch.Tensor:
+    """1 where a 4×4 image shifted by (dy, dx) still has its own pixels, 0 where zeros came in."""
+    mask = torch.ones(4, 4)
+    if dy:
+        mask[0 if dy > 0 else -1, :] = 0
+    if dx:
+        mask[:, 0 if dx > 0 else -1] = 0
+    return mask
+
+
+def test_cutout_zeroes_a_square_of_the_given_share_of_the_side():
+    torch.manual_seed(0)
+    out = cutout(torch.ones(500, 3, 8, 8), ratio=0.5)
+    zeros = (out == 0).all(dim=1)  # the same square in every channel
+    assert ((out == 0).any(dim=1) == zeros).all()
+    counts = zeros.sum(dim=(1, 2))
+    assert counts.max() == 16 and counts.min() >= 4  # 4×4, or cut by the border (at most to 2×2)
+    rows, cols = zeros.any(dim=2), zeros.any(dim=1)  # a square: a block of whole rows and columns
+    assert torch.equal(counts, rows.sum(1) * cols.sum(1))
+
+
+def test_color_keeps_an_image_s_structure_and_moves_its_brightness_saturation_and_contrast():
+    torch.manual_seed(0)
+    x = torch.rand(256, 3, 4, 4) * 2 - 1
+    out = color(x)
+    assert not torch.allclose(out, x)
+    # brightness, saturation and contrast are affine per pixel: the pixel order of each image's
+    # grey level (its channel mean) survives
+    grey_in, grey_out = x.mean(1).flatten(1), out.mean(1).flatten(1)
+    assert torch.equal(grey_in.argsort(dim=1), grey_out.argsort(dim=1))
+
+
+def test_diffaugment_is_differentiable_and_draws_anew_for_each_batch():
+    x = torch.zeros(8, 1, 8, 8, requires_grad=True)
+    DiffAugment(["translation", "cutout"]).d_input(x + 0.5, step=0).sum().backward()
+    assert set(x.grad.unique().tolist()) == {0.0, 1.0}  # 0 where cutout or a shift dropped a pixel
+    x.grad = None
+    DiffAugment(["color"]).d_input(x + 0.5, step=0).pow(2).sum().backward()
+    assert (x.grad != 0).all()  # G's gradient reaches every pixel through the colour changes
+    augment = DiffAugment(["color", "translation", "cutout"])
+    same = torch.full((2, 1, 8, 8), 0.5)
+    assert not torch.equal(augment.d_input(same, 0), augment.d_input(same, 0))
+
+
+def test_diffaugment_needs_images_and_each_policy_once():
+    assert "augments images" in _refusal("toy-ring8", "techniques.diffaugment={}")
+    assert "each augmentation once" in _refusal("dcgan-fashion", "techniques.diffaugment={policy: [color, color]}")
+    cfg = build_config(load_preset("dcgan-fashion"), ["techniques.diffaugment={}"])
+    assert cfg.techniques.diffaugment.policy == ["color", "translation", "cutout"]
+
+
 # --------------------------------------------------------------------------------- all of them
 
 
@@ -171,3 +239,17 @@ def test_the_stabilisers_together_train_and_resume_exactly(tmp_path, cli):
     assert [k for k in a.tensors if not torch.equal(a.tensors[k], b.tensors[k])] == []
     rows = (straight / "metrics.jsonl").read_text()
     assert '"d/r1/penalty"' in rows and '"d/r2/penalty"' in rows
+
+
+R3GAN_DIGITS = ["objective.name=rpgan", "model.d.norm=none", "model.d.spectral_norm=true",
+                "techniques.r1={gamma: 0.1, every: 2}", "techniques.diffaugment={}"]
+
+
+def test_augmented_spectrally_normalised_image_runs_resume_exactly(tmp_path, cli):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert cli("train", "--preset", "dcgan-fashion", "--out", straight, *digits_args(*R3GAN_DIGITS))[0] == 0
+    assert cli("train", "--preset", "dcgan-fashion", "--out", split, *digits_args(*R3GAN_DIGITS, "train.steps=3"))[0] == 0
+    code, _, err = cli("train", "--resume", split, "--set", "train.steps=6")
+    assert code == 0, err
+    a, b = checkpoint.load(straight), checkpoint.load(split)
+    assert [k for k in a.tensors if not torch.equal(a.tensors[k], b.tensors[k])] == []

@@ -22,6 +22,7 @@ from gankit.objectives.losses import OBJECTIVES
 from gankit.objectives.penalties import ZeroCentredPenalty
 from gankit.run import build_trainer, generate
 from gankit.techniques.base import GContext
+from gankit.techniques.diffaugment import DiffAugment
 from gankit.techniques.feature_matching import FeatureMatching
 from gankit.techniques.historical_averaging import HistoricalAveraging
 from gankit.techniques.instance_noise import InstanceNoise
@@ -86,6 +87,41 @@ def test_spectral_norm_keeps_d_one_lipschitz_where_a_plain_d_grows_steep(seed):
     plain = steepest(_train_d(seed, real, fake, steps=600))
     normalised = steepest(_train_d(seed, real, fake, steps=600, spectral=True))
     assert plain > 5 and normalised <= 1.01, (plain, normalised)  # measured: 11-12 against 0.99998
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_diffaugment_keeps_d_from_memorising_a_small_training_set(seed):
+    """Zhao et al. 2020: on few images D overfits, rating its training images far above unseen
+    real ones; with the same augmentations on real and fake inputs the gap closes. D alone, 64
+    training digits against noisy mirrored digits; the gap is D's mean P(real) on the 64 minus on
+    512 held-out digits (measured: 0.28-0.34 without, 0.04-0.12 with)."""
+    from sklearn.datasets import load_digits
+
+    digits = (torch.tensor(load_digits().images, dtype=torch.float32) / 8 - 1).unsqueeze(1)
+    g = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(digits), generator=g)
+    train, held_out = digits[order[:64]], digits[order[64:576]]
+
+    def gap(augment: DiffAugment | None) -> float:
+        generator = torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)
+        d = MLPDiscriminator((1, 8, 8), MLPConfig(hidden=[128, 128], activation="leaky_relu"))
+        opt = torch.optim.Adam(d.parameters(), lr=1e-3, betas=(0.5, 0.999))
+        for step in range(500):
+            real = train[torch.randint(64, (32,), generator=generator)]
+            fake = held_out[torch.randint(len(held_out), (32,), generator=generator)].flip(3)
+            fake = (fake + 0.3 * torch.randn(fake.shape, generator=generator)).clamp(-1, 1)
+            if augment is not None:
+                real, fake = augment.d_input(real, step), augment.d_input(fake, step)
+            loss = BCE.d_loss(d(real), d(fake))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            return (torch.sigmoid(d(train)).mean() - torch.sigmoid(d(held_out)).mean()).item()
+
+    plain, augmented = gap(None), gap(DiffAugment(["color", "translation", "cutout"]))
+    assert plain > 0.2 and augmented < plain / 2, (plain, augmented)
 
 
 def _dirac_gan(objective: str, penalty: str | None, steps: int) -> float:

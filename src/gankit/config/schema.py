@@ -454,6 +454,23 @@ class SemiSupervisedConfig(_Strict):
     )
 
 
+class DiffAugmentConfig(_Strict):
+    """DiffAugment (Zhao et al. 2020) on every image D sees, real and generated: `policy` in order
+    (the paper's color, translation, cutout), `translation` the largest shift as a share of the
+    side (1/8), `cutout` the side of the zeroed square as a share of the image's (1/2)."""
+
+    policy: list[Literal["color", "translation", "cutout"]] = Field(
+        default_factory=lambda: ["color", "translation", "cutout"], min_length=1)
+    translation: float = Field(0.125, gt=0, lt=0.5)
+    cutout: float = Field(0.5, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _each_policy_once(self) -> "DiffAugmentConfig":
+        if len(set(self.policy)) != len(self.policy):
+            raise ValueError(f"policy lists each augmentation once, got {self.policy}")
+        return self
+
+
 class ZeroCentredPenaltyConfig(_Strict):
     """R1 (on real data) or R2 (on G's samples): γ/2 E‖∇ₓD(x)‖², the zero-centred gradient penalty of
     Mescheder et al. 2018 that makes GAN training locally convergent; R3GAN (Huang et al. 2024) uses
@@ -470,6 +487,7 @@ class TechniquesConfig(_Strict):
     label_smoothing: LabelSmoothingConfig | None = None
     instance_noise: InstanceNoiseConfig | None = None
     semi_supervised: SemiSupervisedConfig | None = None
+    diffaugment: DiffAugmentConfig | None = Field(None, description="the same augmentations on real and fake images")
     r1: ZeroCentredPenaltyConfig | None = Field(None, description="R1: gradient penalty on real data")
     r2: ZeroCentredPenaltyConfig | None = Field(None, description="R2: gradient penalty on G's samples")
 
@@ -623,6 +641,12 @@ class RunConfig(_Strict):
                 "techniques.semi_supervised reports its test error on the test split; "
                 "data.split=test would train on those images (use data.split=train)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _augmentations_need_images(self) -> "RunConfig":
+        if self.techniques.diffaugment is not None and not isinstance(self.data, _ImageData):
+            raise ValueError(f"techniques.diffaugment augments images; data {self.data.name} is not images")
         return self
 
     @model_validator(mode="after")

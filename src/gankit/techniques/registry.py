@@ -19,6 +19,7 @@ from gankit.config import RunConfig
 from gankit.data import DataSource
 from gankit.objectives.penalties import ZeroCentredPenalty
 from gankit.techniques.base import Technique
+from gankit.techniques.diffaugment import DiffAugment
 from gankit.techniques.ema import GeneratorEMA
 from gankit.techniques.feature_matching import FeatureMatching
 from gankit.techniques.historical_averaging import HistoricalAveraging
@@ -47,6 +48,8 @@ class Registration:
 
 
 TECHNIQUES: tuple[Registration, ...] = (
+    Registration("techniques.diffaugment",  # first: instance noise, if on too, goes on the augmented image
+                 lambda s, run: DiffAugment(s.policy, s.translation, s.cutout)),
     Registration("techniques.instance_noise", lambda s, run: InstanceNoise(s.std, s.anneal_steps)),
     Registration("techniques.label_smoothing", lambda s, run: OneSidedLabelSmoothing(s.real)),
     Registration("techniques.feature_matching",
