@@ -12,9 +12,10 @@ from torch import nn
 from gankit.config import build_config, load_preset
 from gankit.errors import UserError
 from gankit.nets import build_nets
+from gankit.nets.packing import PackedDiscriminator
 from gankit.nets.spectral import spectral_normalise
 from gankit.objectives import OBJECTIVES
-from gankit.objectives.penalties import ZeroCentredPenalty
+from gankit.objectives.penalties import GradientPenalty, ZeroCentredPenalty
 from gankit.techniques.diffaugment import DiffAugment, color, cutout, translation
 from gankit.train import checkpoint
 from tests.conftest import digits_args, tiny_args
@@ -221,11 +222,60 @@ def test_diffaugment_needs_images_and_each_policy_once():
     assert cfg.techniques.diffaugment.policy == ["color", "translation", "cutout"]
 
 
+# ------------------------------------------------------------------------------------ PacGAN
+
+
+def test_a_packed_d_sees_consecutive_examples_concatenated_and_gives_one_output_per_pack():
+    inner = nn.Linear(4, 1, bias=False)  # two 2-D points per pack
+    nn.init.constant_(inner.weight, 0.0)
+    with torch.no_grad():
+        inner.weight[0, 2] = 1.0  # the first coordinate of the pack's second point
+    d = PackedDiscriminator(inner, pack=2)
+    x = torch.tensor([[1.0, 0.0], [2.0, 0.0], [3.0, 0.0], [4.0, 0.0]])
+    assert d(x).flatten().tolist() == [2.0, 4.0]
+    with pytest.raises(ValueError, match="does not split into packs of 2"):
+        d(x[:3])
+
+
+@pytest.mark.parametrize("preset, shape, first", [
+    ("toy-ring8", (2,), "in_features"), ("dcgan-fashion", (1, 28, 28), "in_channels"),
+])
+def test_only_d_s_first_layer_widens_for_packs(preset, shape, first):
+    cfg = build_config(load_preset(preset), ["model.pack=3", "train.batch_size=30"])
+    g, d = build_nets(cfg.model, shape, seed=0)
+    layer = next(m for m in d.modules() if isinstance(m, (nn.Linear, nn.Conv2d)))
+    assert getattr(layer, first) == 3 * shape[0]
+    assert d(torch.randn(6, *shape)).shape == (2,)
+    assert sum(p.numel() for p in g.parameters()) == sum(p.numel() for p in build_nets(
+        build_config(load_preset(preset), []).model, shape, seed=0)[0].parameters())
+
+
+def test_the_penalties_take_the_gradient_norm_per_pack():
+    """A packed D's input is the pack: GP's ‖∇‖ and R1's ‖∇‖² are over all its examples' pixels."""
+    inner = nn.Linear(4, 1, bias=False)
+    with torch.no_grad():
+        inner.weight.copy_(torch.tensor([[1.0, 2.0, 2.0, 4.0]]))  # ‖w‖ = 5 per pack
+    d = PackedDiscriminator(inner, pack=2)
+    real, fake = torch.randn(6, 2), torch.randn(6, 2)
+    gp = GradientPenalty(1.0).d_terms(d_context(d, real, fake))["penalty"]
+    assert gp.item() == pytest.approx((5 - 1) ** 2)
+    r1 = ZeroCentredPenalty("r1", 2.0).d_terms(d_context(d, real, fake))["penalty"]
+    assert r1.item() == pytest.approx(25)
+
+
+def test_packing_refuses_what_needs_d_s_verdict_on_each_example():
+    assert "does not split into packs" in _refusal("toy-ring8", "model.pack=3", "train.batch_size=32")
+    assert "techniques.semi_supervised does not combine with model.pack" in _refusal(
+        "ssl-mnist-100", "model.pack=2")
+    assert "gaussian-1d" in _refusal("goodfellow-1d", "model.pack=2")
+    assert "layer: features" in _refusal("dcgan-fashion", "model.pack=2", "techniques.feature_matching={layer: trunk.0}")
+
+
 # --------------------------------------------------------------------------------- all of them
 
 
 R3GAN_TOY = ["objective.name=rpgan", "model.d.spectral_norm=true", "techniques.r1={gamma: 0.5, every: 4}",
-             "techniques.r2={gamma: 0.5}"]
+             "techniques.r2={gamma: 0.5}", "model.pack=2"]
 
 
 def test_the_stabilisers_together_train_and_resume_exactly(tmp_path, cli):

@@ -17,6 +17,7 @@ from gankit.config import MinibatchConfig, MLPConfig, build_config, load_preset
 from gankit.metrics.classes import class_coverage
 from gankit.metrics.classifier import load_classifier
 from gankit.nets.mlp import MLPDiscriminator, MLPGenerator
+from gankit.nets.packing import PackedDiscriminator, packed_shape
 from gankit.nets.spectral import spectral_normalise
 from gankit.objectives.losses import OBJECTIVES
 from gankit.objectives.penalties import ZeroCentredPenalty
@@ -35,11 +36,14 @@ SEEDS = (0, 1, 2)
 BCE = OBJECTIVES["non-saturating"]
 
 
-def _train_d(seed: int, real: torch.Tensor, fake, techniques=(), minibatch=None, steps=300, spectral=False):
+def _train_d(seed: int, real: torch.Tensor, fake, techniques=(), minibatch=None, steps=300, spectral=False, pack=1):
     """D trained alone (G frozen) on a fixed real set and fake batches (a set to sample from, or a
-    function of the step's generator that returns a batch)."""
+    function of the step's generator that returns a batch); `pack` > 1: a PacGAN D."""
     torch.manual_seed(seed)
-    d = MLPDiscriminator((real.shape[1],), MLPConfig(hidden=[32, 32], activation="leaky_relu", minibatch=minibatch))
+    config = MLPConfig(hidden=[32, 32], activation="leaky_relu", minibatch=minibatch)
+    d = MLPDiscriminator(packed_shape((real.shape[1],), pack), config)
+    if pack > 1:
+        d = PackedDiscriminator(d, pack)
     if spectral:
         spectral_normalise(d, seed)
     opt = torch.optim.Adam(d.parameters(), lr=3e-3)
@@ -171,7 +175,7 @@ def test_instance_noise_keeps_d_from_separating_the_sets_perfectly(seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_minibatch_discrimination_lets_d_spot_a_collapsed_batch(seed):
+def test_minibatch_discrimination_and_packing_let_d_spot_a_collapsed_batch(seed):
     """Sec. 3.2: a batch of copies of one realistic point looks real example by example; only a
     D that compares examples within the batch can tell it from a batch of real data."""
     real = torch.randn(4096, 2, generator=torch.Generator().manual_seed(seed))
@@ -188,6 +192,9 @@ def test_minibatch_discrimination_lets_d_spot_a_collapsed_batch(seed):
     plain = accuracy(_train_d(seed, real, collapsed, steps=400))
     with_mbd = accuracy(_train_d(seed, real, collapsed, minibatch=MinibatchConfig(kernels=8, dims=3), steps=400))
     assert with_mbd > 0.95 and plain < 0.7, (plain, with_mbd)
+    # PacGAN (Lin et al. 2018) sees the same lack of variety through packs of two examples
+    packed = accuracy(_train_d(seed, real, collapsed, steps=400, pack=2))
+    assert packed > 0.95, (plain, packed)
 
 
 def _digit_classes_covered(seed: int, *extra: str) -> int:

@@ -310,6 +310,7 @@ class ModelConfig(_Strict):
     )
     g: NetConfig = Field(default_factory=MLPConfig)
     d: NetConfig = Field(default_factory=MLPConfig)
+    pack: int = Field(1, ge=1, description="PacGAN: D judges this many examples at a time, concatenated")
 
     @model_validator(mode="after")
     def _d_returns_logits(self) -> "ModelConfig":
@@ -641,6 +642,27 @@ class RunConfig(_Strict):
                 "techniques.semi_supervised reports its test error on the test split; "
                 "data.split=test would train on those images (use data.split=train)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _packs_fit(self) -> "RunConfig":
+        """PacGAN's D gives one output per pack: what needs D's verdict on each example refuses it."""
+        pack = self.model.pack
+        if pack == 1:
+            return self
+        if self.train.batch_size % pack:
+            raise ValueError(f"train.batch_size={self.train.batch_size} does not split into packs of model.pack={pack}")
+        refused = {
+            "techniques.semi_supervised": (self.techniques.semi_supervised is not None, "classifies each image alone"),
+            "techniques.feature_matching.layer": (
+                self.techniques.feature_matching is not None and self.techniques.feature_matching.layer != "features",
+                "names a layer of the unpacked D (use layer: features)"),
+            "data.name=gaussian-1d": (isinstance(self.data, Gaussian1DData), "is reported by D's value at each point"),
+        }
+        for key, (present, why) in refused.items():
+            if present:
+                raise ValueError(f"{key} does not combine with model.pack={pack}: it {why}, and a packed D judges "
+                                 f"{pack} examples at a time")
         return self
 
     @model_validator(mode="after")

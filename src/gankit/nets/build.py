@@ -8,10 +8,10 @@ from torch import nn
 from gankit.config import DCGANConfig, MLPConfig, ModelConfig
 from gankit.data.source import DataSource
 from gankit.nets.dcgan import DCGANDiscriminator, DCGANGenerator
-from gankit.nets.discriminator import HeadedDiscriminator
 from gankit.nets.latent import draw_latent
 from gankit.nets.layers import init_weights, initialise_from_data
 from gankit.nets.mlp import MLPDiscriminator, MLPGenerator
+from gankit.nets.packing import PackedDiscriminator, packed_shape
 from gankit.nets.resnet import ResNetCritic, ResNetGenerator
 from gankit.nets.spectral import spectral_normalise
 
@@ -27,18 +27,20 @@ def build_generator(cfg: ModelConfig, shape: tuple[int, ...]) -> nn.Module:
     return ResNetGenerator(cfg.z_dim, shape, cfg.g)
 
 
-def build_discriminator(cfg: ModelConfig, shape: tuple[int, ...], classes: int = 1) -> HeadedDiscriminator:
-    """D; `classes` K > 1 makes it the semi-supervised K+1-class discriminator."""
+def build_discriminator(cfg: ModelConfig, shape: tuple[int, ...], classes: int = 1) -> nn.Module:
+    """D; `classes` K > 1 makes it the semi-supervised K+1-class discriminator; `cfg.pack` m > 1
+    one that judges m examples at a time (PacGAN)."""
+    inner = packed_shape(shape, cfg.pack)
     if isinstance(cfg.d, MLPConfig):
-        return MLPDiscriminator(shape, cfg.d, classes)
-    if isinstance(cfg.d, DCGANConfig):
-        return DCGANDiscriminator(shape, cfg.d, classes)
-    return ResNetCritic(shape, cfg.d, classes)
+        d = MLPDiscriminator(inner, cfg.d, classes)
+    elif isinstance(cfg.d, DCGANConfig):
+        d = DCGANDiscriminator(inner, cfg.d, classes)
+    else:
+        d = ResNetCritic(inner, cfg.d, classes)
+    return PackedDiscriminator(d, cfg.pack) if cfg.pack > 1 else d
 
 
-def build_nets(
-    cfg: ModelConfig, shape: tuple[int, ...], seed: int, classes: int = 1
-) -> tuple[nn.Module, HeadedDiscriminator]:
+def build_nets(cfg: ModelConfig, shape: tuple[int, ...], seed: int, classes: int = 1) -> tuple[nn.Module, nn.Module]:
     """G and D, initialised from `seed` alone (the same nets on every rank and every resume)."""
     generator = torch.Generator().manual_seed(seed)
     g, d = build_generator(cfg, shape), build_discriminator(cfg, shape, classes)
@@ -60,5 +62,6 @@ def fit_to_data(g: nn.Module, d: nn.Module, cfg: ModelConfig, source: DataSource
     generator = torch.Generator().manual_seed(seed)
     if getattr(cfg.g, "output_bias", "zero") == "data-mean":
         g.start_at(source.sample(10_000, generator).mean(dim=0).cpu())
-    initialise_from_data(d, lambda: source.sample(DATA_INIT_BATCH, generator).cpu(), noise_seed=seed)
+    d_batch = DATA_INIT_BATCH - DATA_INIT_BATCH % cfg.pack  # whole packs
+    initialise_from_data(d, lambda: source.sample(d_batch, generator).cpu(), noise_seed=seed)
     initialise_from_data(g, lambda: draw_latent(DATA_INIT_BATCH, cfg.z_dim, cfg.z_dist, generator), noise_seed=seed)

@@ -11,6 +11,12 @@ from torch import Tensor, nn
 from gankit.techniques.base import DContext, Technique
 
 
+def per_output(grad: Tensor, out: Tensor) -> Tensor:
+    """The input gradient as one row per D output: per example, or per pack of a PacGAN D (whose
+    packs are consecutive examples), whose input is the whole pack."""
+    return grad.reshape(out.shape[0], -1)
+
+
 class GradientPenalty(Technique):
     """Gulrajani et al. 2017: λ E[(‖∇_x̂ D(x̂)‖₂ − 1)²] on random interpolates x̂ of real and fake."""
 
@@ -23,8 +29,9 @@ class GradientPenalty(Technique):
         shape = (ctx.real.shape[0],) + (1,) * (ctx.real.dim() - 1)
         eps = ctx.draw(*shape).to(ctx.real.dtype)
         mixed = (eps * ctx.real + (1 - eps) * ctx.fake).requires_grad_(True)
-        (grad,) = torch.autograd.grad(ctx.d(mixed).sum(), mixed, create_graph=True)
-        norms = grad.flatten(1).norm(2, dim=1)
+        out = ctx.d(mixed)
+        (grad,) = torch.autograd.grad(out.sum(), mixed, create_graph=True)
+        norms = per_output(grad, out).norm(2, dim=1)
         return {"penalty": self.weight * (norms - 1).pow(2).mean()}
 
 
@@ -42,8 +49,9 @@ class ZeroCentredPenalty(Technique):
         if ctx.step % self.every:
             return {}
         x = (ctx.real if self.name == "r1" else ctx.fake).detach().requires_grad_(True)
-        (grad,) = torch.autograd.grad(ctx.d(x).float().sum(), x, create_graph=True)
-        return {"penalty": self.every * self.gamma / 2 * grad.flatten(1).pow(2).sum(dim=1).mean()}
+        out = ctx.d(x).float()
+        (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
+        return {"penalty": self.every * self.gamma / 2 * per_output(grad, out).pow(2).sum(dim=1).mean()}
 
 
 class WeightClipping(Technique):
