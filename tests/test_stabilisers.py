@@ -20,6 +20,7 @@ from gankit.techniques.diffaugment import DiffAugment, color, cutout, translatio
 from gankit.train import checkpoint
 from tests.conftest import digits_args, tiny_args
 from tests.contexts import d_context
+from tests.imagedata import write_idx_set
 
 
 def _refusal(preset: str, *overrides: str) -> str:
@@ -303,3 +304,16 @@ def test_augmented_spectrally_normalised_image_runs_resume_exactly(tmp_path, cli
     assert code == 0, err
     a, b = checkpoint.load(straight), checkpoint.load(split)
     assert [k for k in a.tensors if not torch.equal(a.tensors[k], b.tensors[k])] == []
+
+
+@pytest.mark.parametrize("preset", ["sngan-fashion", "pacgan-stacked-mnist", "r3gan-stacked-mnist"])
+def test_the_stabiliser_presets_train_from_the_cli(tmp_path, cli, monkeypatch, preset):
+    for name in ("mnist", "fashion-mnist"):
+        write_idx_set(tmp_path / "data" / name)
+    monkeypatch.setenv("GANKIT_DATA", str(tmp_path / "data"))
+    small = ["train.steps=2", "train.batch_size=8", "model.g.width=8", "model.d.width=8"]
+    if "stacked" in preset:
+        small += ["data.size=64", "log.metrics_samples=200"]
+    code, _, err = cli("train", "--preset", preset, "--out", tmp_path / "run", *[a for s in small for a in ("--set", s)])
+    assert code == 0, err
+    assert checkpoint.list_steps(tmp_path / "run") == [2]

@@ -1,0 +1,146 @@
+"""The post-2017 stabilisers' presets against DCGAN: Stacked MNIST's 1,000 modes and Fashion-MNIST FID.
+
+What it measures:
+- stacked: `dcgan-stacked-mnist`, `pacgan-stacked-mnist` (PacGAN2: D judges pairs) and
+  `r3gan-stacked-mnist` (RpGAN + R1 + R2), each at its preset's budget, one run per seed; the
+  final evaluation's modes captured of 1,000 and KL to uniform over 26,000 samples, each channel
+  labelled by gankit's MNIST classifier (VEEGAN Table 2, PacGAN Table 3, R3GAN's protocol).
+- fashion: `dcgan-fashion` and `sngan-fashion` (spectral norm in D, hinge loss) at the same 3,000
+  steps; FID over 5,000 samples against the first 5,000 training images in the offline
+  Fashion-MNIST classifier's feature space, as the Improved-GAN ablation measures it.
+
+Goals (issue 25): Stacked MNIST ≥ 990 modes with KL ≤ 0.1 (PacGAN's PacDCGAN2 row: 1,000 / 0.06);
+Fashion-MNIST FID at least 25% below `dcgan-fashion` at the same step budget. The block says whether
+each was reached, with the CPU seconds each run took.
+
+Each part is one grid `gankit sweep` over its presets, a run per seed, in runs/stabilisers/
+(git-ignored; `--folder` moves it; run again, it goes on with an interrupted one). A sweep has one
+base config, so each preset is a variant of the part's first one: the variant sets every section of
+its preset file (`preset_overrides`), and the script checks that this builds the preset's own
+config (the same fingerprint) before anything trains. The stacked part needs MNIST's IDX files
+(data.root or $GANKIT_DATA), the fashion part Fashion-MNIST's and the classifier's weights.
+
+    GANKIT_DATA=/path/with/mnist python benchmarks/stabilisers.py --write
+    python benchmarks/stabilisers.py --parts fashion --steps 20 --seeds 0   # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import statistics
+import time
+
+from gankit.config import build_config, load_preset
+from results_md import print_tables, this_command, write_block
+from sweep_runs import Run, add_sweep_options, check_sweep_options, describe_machine, run_spec, runs_by_point, sweep_folder
+
+PARTS = {
+    "stacked": ["dcgan-stacked-mnist", "pacgan-stacked-mnist", "r3gan-stacked-mnist"],
+    "fashion": ["dcgan-fashion", "sngan-fashion"],
+}
+FASHION_METRICS = ["log.metrics=[fid]", "log.features=fashion-mnist", "log.metrics_samples=5000"]
+MODES_GOAL, KL_GOAL, FID_GOAL = 990, 0.1, 0.25
+PUBLISHED = (
+    "Published (transcribed from memory of the papers' tables, to be verified): VEEGAN Table 2, DCGAN 99 modes / "
+    "KL 3.40; PacGAN Table 3, DCGAN 99 / 3.40 and PacDCGAN2 1000 / 0.06; R3GAN (Huang et al. 2024) reports all "
+    "1,000 modes with KL about 0.03. Their budgets are far larger (PacGAN: 50 epochs of 128,000 images)."
+)
+
+
+def preset_overrides(preset: str) -> list[str]:
+    """`--set` overrides that make any base config into `preset`: each of its sections whole."""
+    return [f"{section}={json.dumps(value)}" for section, value in load_preset(preset).items()]
+
+
+def variant(preset: str, sets: list[str]) -> list[str]:
+    """The preset's sections, then the part's own overrides again (its sections would undo them)."""
+    return [*preset_overrides(preset), *sets]
+
+
+def part_spec(part: str, seeds: list[int], steps: int | None) -> dict:
+    base, *others = PARTS[part]
+    budget = [] if steps is None else [f"train.steps={steps}"]
+    logging = FASHION_METRICS if part == "fashion" else []
+    sets = [*logging, *budget]
+    for preset in others:  # a variant must build its preset, whatever the base holds besides
+        want = build_config(load_preset(preset), sets).fingerprint()
+        if build_config(load_preset(base), variant(preset, sets)).fingerprint() != want:
+            raise SystemExit(f"{preset} as a variant of {base} does not build {preset}: give it every section {base} has")
+    return {
+        "base": {"preset": base, "set": sets},
+        "space": {"set": {"choices": [[]] + [variant(p, sets) for p in others]}}, "seeds": seeds,
+        "metric": {"name": "modes" if part == "stacked" else "fid", "direction": "maximize" if part == "stacked" else "minimize"},
+        "sampler": {"name": "grid"},
+    }
+
+
+def spread(values: list[float], digits: int) -> str:
+    return f"{statistics.fmean(values):.{digits}f} ({min(values):.{digits}f}–{max(values):.{digits}f})"
+
+
+def stacked_table(runs: dict[str, list[Run]]) -> str:
+    lines = ["| preset | seeds | modes of 1,000: mean (min–max) | KL: mean (min–max) | ≥ 990 modes and KL ≤ 0.1 "
+             "| diverged | CPU s per run (mean) |", "|---|---|---|---|---|---|---|"]
+    for preset, found in runs.items():
+        modes, kl = [r.final["modes"] for r in found], [r.final["kl"] for r in found]
+        reached = sum(m >= MODES_GOAL and k <= KL_GOAL for m, k in zip(modes, kl))
+        lines.append(f"| `{preset}` | {len(found)} | {spread(modes, 0)} | {spread(kl, 3)} | {reached} of {len(found)} "
+                     f"| {sum(r.diverged for r in found)} | {statistics.fmean(r.cpu_s for r in found):.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def fashion_table(runs: dict[str, list[Run]]) -> str:
+    baseline = statistics.fmean(r.final["fid"] for r in runs[PARTS["fashion"][0]])
+    lines = ["| preset | seeds | FID: mean (min–max) | vs `dcgan-fashion` | ≥ 25% lower | diverged | CPU s per run (mean) |",
+             "|---|---|---|---|---|---|---|"]
+    for preset, found in runs.items():
+        fid = [r.final["fid"] for r in found]
+        change = statistics.fmean(fid) / baseline - 1
+        lines.append(f"| `{preset}` | {len(found)} | {spread(fid, 1)} | {100 * change:+.0f}% | "
+                     f"{'yes' if change <= -FID_GOAL else 'no'} | {sum(r.diverged for r in found)} | "
+                     f"{statistics.fmean(r.cpu_s for r in found):.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def budget(preset: str, steps: int | None) -> str:
+    cfg = build_config(load_preset(preset), [] if steps is None else [f"train.steps={steps}"])
+    return f"`{preset}`: {cfg.description}; {cfg.train.steps:,} steps of batch {cfg.train.batch_size}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", nargs="+", choices=list(PARTS), default=list(PARTS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    add_sweep_options(parser)
+    args = parser.parse_args()
+    check_sweep_options(parser, args)
+    write = args.steps is None or args.write
+    machine = describe_machine(args.workers)
+    with contextlib.ExitStack() as stack:
+        folder = sweep_folder(stack, args, "stabilisers")
+        for part in args.parts:
+            started = time.perf_counter()
+            trials = run_spec(part, part_spec(part, args.seeds, args.steps), folder, args.workers)
+            minutes = (time.perf_counter() - started) / 60
+            by_variant = runs_by_point(trials, args.seeds, "set")
+            sets = part_spec(part, args.seeds, args.steps)["base"]["set"]
+            runs = {p: by_variant[tuple(variant(p, sets)) if i else ()] for i, p in enumerate(PARTS[part])}
+            table = stacked_table(runs) if part == "stacked" else fashion_table(runs)
+            title = ("Stacked MNIST: 1,000 modes" if part == "stacked" else "Fashion-MNIST FID at DCGAN's step budget")
+            text = (
+                f"## Stabilisers: {title} (`benchmarks/stabilisers.py --parts {part}`)\n\n"
+                f"Made by `{this_command()}` on {time.strftime('%Y-%m-%d')}; machine: {machine}; "
+                f"{minutes:.0f} min in all. Presets:\n\n"
+                + "".join(f"- {budget(p, args.steps)}\n" for p in PARTS[part]) + "\n" + table
+                + ("\n" + PUBLISHED + "\n" if part == "stacked" else "")
+            )
+            if write:
+                write_block(f"stabilisers-{part}", text)
+            print_tables(text, write)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
