@@ -277,33 +277,24 @@ def test_packing_refuses_what_needs_d_s_verdict_on_each_example():
 
 R3GAN_TOY = ["objective.name=rpgan", "model.d.spectral_norm=true", "techniques.r1={gamma: 0.5, every: 4}",
              "techniques.r2={gamma: 0.5}", "model.pack=2"]
-
-
-def test_the_stabilisers_together_train_and_resume_exactly(tmp_path, cli):
-    straight, split = tmp_path / "straight", tmp_path / "split"
-    assert cli("train", "--preset", "toy-ring8", "--out", straight, *tiny_args(*R3GAN_TOY))[0] == 0
-    assert cli("train", "--preset", "toy-ring8", "--out", split, *tiny_args(*R3GAN_TOY, "train.steps=6"))[0] == 0
-    code, _, err = cli("train", "--resume", split, "--set", "train.steps=12")
-    assert code == 0, err
-    a, b = checkpoint.load(straight), checkpoint.load(split)
-    assert any("_u" in k for k in a.tensors)  # the power iteration's vectors are in the checkpoint
-    assert [k for k in a.tensors if not torch.equal(a.tensors[k], b.tensors[k])] == []
-    rows = (straight / "metrics.jsonl").read_text()
-    assert '"d/r1/penalty"' in rows and '"d/r2/penalty"' in rows
-
-
 R3GAN_DIGITS = ["objective.name=rpgan", "model.d.norm=none", "model.d.spectral_norm=true",
                 "techniques.r1={gamma: 0.1, every: 2}", "techniques.diffaugment={}"]
 
 
-def test_augmented_spectrally_normalised_image_runs_resume_exactly(tmp_path, cli):
+@pytest.mark.parametrize("preset, args, settings, half", [
+    ("toy-ring8", tiny_args, R3GAN_TOY, 6),  # of 12 steps
+    ("dcgan-fashion", digits_args, R3GAN_DIGITS, 3),  # of 6: with DiffAugment's draws
+], ids=["toy-packed", "digits-augmented"])
+def test_the_stabilisers_together_train_and_resume_exactly(tmp_path, cli, preset, args, settings, half):
     straight, split = tmp_path / "straight", tmp_path / "split"
-    assert cli("train", "--preset", "dcgan-fashion", "--out", straight, *digits_args(*R3GAN_DIGITS))[0] == 0
-    assert cli("train", "--preset", "dcgan-fashion", "--out", split, *digits_args(*R3GAN_DIGITS, "train.steps=3"))[0] == 0
-    code, _, err = cli("train", "--resume", split, "--set", "train.steps=6")
+    assert cli("train", "--preset", preset, "--out", straight, *args(*settings))[0] == 0
+    assert cli("train", "--preset", preset, "--out", split, *args(*settings, f"train.steps={half}"))[0] == 0
+    code, _, err = cli("train", "--resume", split, "--set", f"train.steps={2 * half}")
     assert code == 0, err
     a, b = checkpoint.load(straight), checkpoint.load(split)
+    assert any("_u" in k for k in a.tensors)  # the power iteration's vectors are in the checkpoint
     assert [k for k in a.tensors if not torch.equal(a.tensors[k], b.tensors[k])] == []
+    assert '"d/r1/penalty"' in (straight / "metrics.jsonl").read_text()
 
 
 @pytest.mark.parametrize("preset", ["sngan-fashion", "pacgan-stacked-mnist", "r3gan-stacked-mnist"])
