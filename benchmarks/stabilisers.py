@@ -45,7 +45,8 @@ MODES_GOAL, KL_GOAL, FID_GOAL = 990, 0.1, 0.25
 PUBLISHED = (
     "Published (transcribed from memory of the papers' tables, to be verified): VEEGAN Table 2, DCGAN 99 modes / "
     "KL 3.40; PacGAN Table 3, DCGAN 99 / 3.40 and PacDCGAN2 1000 / 0.06; R3GAN (Huang et al. 2024) covers all "
-    "1,000 modes (as issue 25 quotes it; its KL not checked here). Their budgets are far larger (PacGAN: 50 epochs of 128,000 images)."
+    "1,000 modes (as issue 25 quotes it; its KL not checked here). Their budgets are far larger "
+    "(PacGAN: 50 epochs of 128,000 images)."
 )
 
 

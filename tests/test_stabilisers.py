@@ -62,13 +62,6 @@ def test_spectral_norm_starts_from_the_seed_alone():
     assert u in a.state_dict() and not torch.equal(a.state_dict()[u], c.state_dict()[u])
 
 
-def test_spectral_norm_leaves_layers_that_learn_their_scale_from_the_data():
-    cfg = build_config(load_preset("toy-ring8"), ["model.d.spectral_norm=true", "model.d.minibatch={kernels: 4, dims: 2}"])
-    _, d = build_nets(cfg.model, (2,), seed=0)
-    assert not hasattr(d.minibatch, "parametrizations") and hasattr(d.head, "parametrizations")
-    assert spectral_normalise(nn.Sequential(), 0) is not None  # a net without layers is left as it is
-
-
 def test_spectral_norm_refuses_weight_norm_and_weight_clipping():
     assert "both reparametrise every weight" in _refusal("toy-ring8", "model.d.spectral_norm=true", "model.d.norm=weight")
     assert "model.g.spectral_norm" in _refusal("toy-ring8", "model.g.spectral_norm=true", "model.g.norm=weight")
@@ -308,3 +301,61 @@ def test_the_stabiliser_presets_train_from_the_cli(tmp_path, cli, monkeypatch, p
     code, _, err = cli("train", "--preset", preset, "--out", tmp_path / "run", *[a for s in small for a in ("--set", s)])
     assert code == 0, err
     assert checkpoint.list_steps(tmp_path / "run") == [2]
+
+
+def test_a_weight_average_copies_the_power_iteration_vectors_and_averages_the_weights():
+    """Averaged, u and v would not be unit vectors, and the average (in eval mode) never iterates them."""
+    from gankit.techniques.ema import WeightAverage
+
+    live = spectral_normalise(nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 1)), seed=0)
+    average = WeightAverage(live, decay=0.9)
+    first = live[0].parametrizations.weight.original.clone()
+    with torch.no_grad():
+        live[0].parametrizations.weight.original.mul_(3)
+        for _ in range(20):
+            live(torch.randn(2, 3))  # power iterations move u and v
+    average.update(live)
+    kept, moved = dict(average.net.named_buffers()), dict(live.named_buffers())
+    assert all(torch.equal(kept[n], moved[n]) for n in moved if n.endswith(("_u", "_v")))
+    expected = 0.9 * first + 0.1 * live[0].parametrizations.weight.original
+    assert torch.allclose(average.net[0].parametrizations.weight.original, expected)
+
+
+def test_the_gradient_penalty_mixes_each_pack_with_one_weight():
+    inner = nn.Linear(4, 1, bias=False)
+    d = PackedDiscriminator(inner, pack=2)
+    real, fake = torch.zeros(4, 2), torch.ones(4, 2)
+    seen = []
+    inner.register_forward_hook(lambda module, args, out: seen.append(args[0].detach()))
+    GradientPenalty(1.0).d_terms(d_context(d, real, fake))
+    mixed = seen[0]  # 2 packs of 2 points: every coordinate of a pack mixed by the same weight
+    assert all(len(set(row.tolist())) == 1 for row in mixed)
+
+
+def test_each_process_s_share_of_the_batch_must_split_into_packs():
+    from gankit.train.batches import check_batch_split
+
+    check_batch_split(8, 2, pack=2)
+    with pytest.raises(UserError, match="gives each 3 examples, which do not split into packs of model.pack=2"):
+        check_batch_split(6, 2, pack=2)
+
+
+def test_the_trainer_pairs_g_s_samples_with_a_real_batch_and_tells_the_hooks_its_step(monkeypatch):
+    from gankit.run import build_trainer
+    from gankit.train.distributed import Distributed
+    from gankit.train.trainer import Trainer
+
+    judged, steps = [], []
+    real_judge = Trainer._judge_real
+    monkeypatch.setattr(Trainer, "_judge_real", lambda self: judged.append(self.step) or real_judge(self))
+    terms = ZeroCentredPenalty.d_terms
+    monkeypatch.setattr(ZeroCentredPenalty, "d_terms", lambda self, ctx: steps.append(ctx.step) or terms(self, ctx))
+    for objective, pairs in (("rpgan", True), ("hinge", False)):
+        judged.clear()
+        cfg = build_config(load_preset("toy-ring8"), [*tiny_args(f"objective.name={objective}")[1::2],
+                                                      "techniques.r1={gamma: 1, every: 2}"])
+        trainer = build_trainer(cfg, Distributed(), torch.device("cpu"))
+        for _ in range(3):
+            trainer.train_step()
+        assert judged == ([0, 1, 2] if pairs else [])  # one real batch per G update, for a pairing loss only
+    assert steps == [0, 1, 2, 0, 1, 2]

@@ -270,7 +270,7 @@ def _train_config(args: argparse.Namespace) -> tuple[RunConfig, Path, str | None
         name = preset or args.config.stem
         out = args.out or Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
         run.check_new_run_dir(out, args.overwrite)
-    check_batch_split(cfg.train.batch_size, launched()[1])
+    check_batch_split(cfg.train.batch_size, launched()[1], cfg.model.pack)
     return cfg, out, preset
 
 

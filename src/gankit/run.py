@@ -238,6 +238,8 @@ def train(
     config and metrics log rewritten, only once the data, nets, techniques, metrics, checkpoint and
     saved curves it names have loaded: a refused run leaves the folder, and the user's earlier
     results in it, untouched."""
+    if on_eval is not None and dist.world_size > 1:  # it stops rank 0 alone: the others would wait for it
+        raise ValueError("train(on_eval=...) is for one process; a distributed run has no pruner")
     trainer = build_trainer(cfg, dist, device)
     if resume:
         restore(trainer, run_dir, cfg)

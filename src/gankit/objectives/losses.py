@@ -24,7 +24,7 @@ from gankit.techniques.base import Technique
 class Objective:
     name: str
     d_loss: Callable[[Tensor, Tensor], Tensor]
-    g_loss: Callable[[Tensor], Tensor]
+    g_loss: Callable[..., Tensor]  # (fake_out), or (fake_out, real_out) when g_needs_real
     # Whether D's output is a logit of P(real): then sigmoid(out) is reported as D(x).
     outputs_probability: bool
     g_needs_real: bool = False  # a relativistic loss: G's loss pairs its samples with real ones

@@ -26,8 +26,9 @@ class GradientPenalty(Technique):
         self.weight = weight
 
     def d_terms(self, ctx: DContext) -> dict[str, Tensor]:
-        shape = (ctx.real.shape[0],) + (1,) * (ctx.real.dim() - 1)
-        eps = ctx.draw(*shape).to(ctx.real.dtype)
+        pack = getattr(ctx.d, "pack", 1)  # a PacGAN D: one mixing weight per pack, its input
+        shape = (ctx.real.shape[0] // pack,) + (1,) * (ctx.real.dim() - 1)
+        eps = ctx.draw(*shape).to(ctx.real.dtype).repeat_interleave(pack, dim=0)
         mixed = (eps * ctx.real + (1 - eps) * ctx.fake).requires_grad_(True)
         out = ctx.d(mixed)
         (grad,) = torch.autograd.grad(out.sum(), mixed, create_graph=True)

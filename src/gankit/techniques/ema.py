@@ -17,7 +17,9 @@ from gankit.techniques.base import Technique
 
 class WeightAverage:
     """A frozen copy of a net whose floating-point parameters and buffers follow the live net's
-    as an exponential moving average (`decay` per update); other buffers are copied."""
+    as an exponential moving average (`decay` per update); other buffers are copied, and so are
+    spectral normalisation's power-iteration vectors: averaged, they would not be unit vectors,
+    and the copy (in eval mode) never iterates them back."""
 
     def __init__(self, net: nn.Module, decay: float) -> None:
         self.decay = decay
@@ -25,10 +27,10 @@ class WeightAverage:
 
     @torch.no_grad()
     def update(self, live: nn.Module) -> None:
-        current = list(live.parameters()) + list(live.buffers())
-        kept = list(self.net.parameters()) + list(self.net.buffers())
-        for avg, cur in zip(kept, current):
-            if avg.dtype.is_floating_point:
+        for avg, cur in zip(self.net.parameters(), live.parameters()):
+            avg.lerp_(cur, 1.0 - self.decay)
+        for (name, avg), cur in zip(self.net.named_buffers(), live.buffers()):
+            if avg.dtype.is_floating_point and not _power_iteration_vector(name):
                 avg.lerp_(cur, 1.0 - self.decay)
             else:
                 avg.copy_(cur)
@@ -38,6 +40,11 @@ class WeightAverage:
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
         self.net.load_state_dict(state)
+
+
+def _power_iteration_vector(name: str) -> bool:
+    """Spectral normalisation's u and v (`….parametrizations.weight.0._u`)."""
+    return ".parametrizations." in name and name.rsplit(".", 1)[-1] in ("_u", "_v")
 
 
 class GeneratorEMA(Technique):

@@ -26,10 +26,14 @@ def cycled_permutation(uniforms: Tensor, size: int) -> Tensor:
 
 
 
-def check_batch_split(global_batch: int, world_size: int) -> None:
-    """Each of `world_size` processes takes an equal share of the global batch."""
+def check_batch_split(global_batch: int, world_size: int, pack: int = 1) -> None:
+    """Each of `world_size` processes takes an equal share of the global batch, in whole packs of
+    a PacGAN D (`model.pack`)."""
     if global_batch % world_size:
         raise UserError(f"train.batch_size={global_batch} must divide evenly over {world_size} processes")
+    if (global_batch // world_size) % pack:
+        raise UserError(f"train.batch_size={global_batch} over {world_size} processes gives each "
+                        f"{global_batch // world_size} examples, which do not split into packs of model.pack={pack}")
 
 class BatchStream:
     def __init__(
