@@ -86,6 +86,7 @@ from results_md import RESULTS, print_tables, this_command, write_block
 from sweep_runs import (
     Run,
     add_sweep_options,
+    centre_and_range,
     check_sweep_options,
     describe_load,
     describe_machine,
@@ -235,9 +236,7 @@ def mean(runs: list[Run], key: str) -> float:
 
 
 def median_and_range(runs: list[Run], key: str) -> str:
-    """"median (min–max)" over seeds: whether two variants differ by more than the seeds do."""
-    values = [r.final[key] for r in runs]
-    return f"{median(runs, key):.2f} ({min(values):.2f}–{max(values):.2f})"
+    return centre_and_range([r.final[key] for r in runs], ".2f", centre=statistics.median)
 
 
 def timing(runs: list[Run]) -> str:

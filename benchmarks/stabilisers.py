@@ -34,7 +34,16 @@ import time
 
 from gankit.config import build_config, load_preset
 from results_md import print_tables, this_command, write_block
-from sweep_runs import Run, add_sweep_options, check_sweep_options, describe_machine, run_spec, runs_by_point, sweep_folder
+from sweep_runs import (
+    Run,
+    add_sweep_options,
+    centre_and_range,
+    check_sweep_options,
+    describe_machine,
+    run_spec,
+    runs_by_point,
+    sweep_folder,
+)
 
 PARTS = {
     "stacked": ["dcgan-stacked-mnist", "pacgan-stacked-mnist", "r3gan-stacked-mnist"],
@@ -60,11 +69,14 @@ def variant(preset: str, sets: list[str]) -> list[str]:
     return [*preset_overrides(preset), *sets]
 
 
+def part_sets(part: str, steps: int | None) -> list[str]:
+    """What every run of a part shares: its metrics and, in a smoke run, its budget."""
+    return [*(FASHION_METRICS if part == "fashion" else []), *([] if steps is None else [f"train.steps={steps}"])]
+
+
 def part_spec(part: str, seeds: list[int], steps: int | None) -> dict:
     base, *others = PARTS[part]
-    budget = [] if steps is None else [f"train.steps={steps}"]
-    logging = FASHION_METRICS if part == "fashion" else []
-    sets = [*logging, *budget]
+    sets = part_sets(part, steps)
     for preset in others:  # a variant must build its preset, whatever the base holds besides
         want = build_config(load_preset(preset), sets).fingerprint()
         if build_config(load_preset(base), variant(preset, sets)).fingerprint() != want:
@@ -77,18 +89,15 @@ def part_spec(part: str, seeds: list[int], steps: int | None) -> dict:
     }
 
 
-def spread(values: list[float], digits: int) -> str:
-    return f"{statistics.fmean(values):.{digits}f} ({min(values):.{digits}f}–{max(values):.{digits}f})"
-
-
 def stacked_table(runs: dict[str, list[Run]]) -> str:
     lines = ["| preset | seeds | modes of 1,000: mean (min–max) | KL: mean (min–max) | ≥ 990 modes and KL ≤ 0.1 "
              "| diverged | CPU s per run (mean) |", "|---|---|---|---|---|---|---|"]
     for preset, found in runs.items():
         modes, kl = [r.final["modes"] for r in found], [r.final["kl"] for r in found]
         reached = sum(m >= MODES_GOAL and k <= KL_GOAL for m, k in zip(modes, kl))
-        lines.append(f"| `{preset}` | {len(found)} | {spread(modes, 0)} | {spread(kl, 3)} | {reached} of {len(found)} "
-                     f"| {sum(r.diverged for r in found)} | {statistics.fmean(r.cpu_s for r in found):.0f} |")
+        lines.append(f"| `{preset}` | {len(found)} | {centre_and_range(modes, '.0f')} | {centre_and_range(kl, '.3f')} "
+                     f"| {reached} of {len(found)} | {sum(r.diverged for r in found)} "
+                     f"| {statistics.fmean(r.cpu_s for r in found):.0f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -99,7 +108,7 @@ def fashion_table(runs: dict[str, list[Run]]) -> str:
     for preset, found in runs.items():
         fid = [r.final["fid"] for r in found]
         change = statistics.fmean(fid) / baseline - 1
-        lines.append(f"| `{preset}` | {len(found)} | {spread(fid, 1)} | {100 * change:+.0f}% | "
+        lines.append(f"| `{preset}` | {len(found)} | {centre_and_range(fid, '.1f')} | {100 * change:+.0f}% | "
                      f"{'yes' if change <= -FID_GOAL else 'no'} | {sum(r.diverged for r in found)} | "
                      f"{statistics.fmean(r.cpu_s for r in found):.0f} |")
     return "\n".join(lines) + "\n"
@@ -126,7 +135,7 @@ def main() -> int:
             trials = run_spec(part, part_spec(part, args.seeds, args.steps), folder, args.workers)
             minutes = (time.perf_counter() - started) / 60
             by_variant = runs_by_point(trials, args.seeds, "set")
-            sets = part_spec(part, args.seeds, args.steps)["base"]["set"]
+            sets = part_sets(part, args.steps)
             runs = {p: by_variant[tuple(variant(p, sets)) if i else ()] for i, p in enumerate(PARTS[part])}
             table = stacked_table(runs) if part == "stacked" else fashion_table(runs)
             title = ("Stacked MNIST: 1,000 modes" if part == "stacked" else "Fashion-MNIST FID at DCGAN's step budget")

@@ -9,6 +9,7 @@ benchmark only says which runs it wants and reads their records back (`Run`).
   smoke run that writes nothing unless `--write`, `--folder`, `--workers`) and where its sweeps live:
   runs/NAME (git-ignored), or a temporary folder for a smoke run.
 - `run_spec`: one sweep to the end; `runs_of` / `runs_by_point`: a trial's runs in seed order, by point.
+- `centre_and_range`: how a table shows a metric over seeds.
 - `write_runs_log`: the runs behind a table as JSON lines in docs/results/, the raw data of the block.
 - `describe_machine`, `describe_status`, `describe_load`: how a results block names the machine,
   whether it is complete, and how loaded the machine was.
@@ -20,6 +21,7 @@ import argparse
 import contextlib
 import json
 import os
+import statistics
 import tempfile
 import time
 from dataclasses import dataclass
@@ -79,6 +81,12 @@ def runs_by_point(trials: list[dict[str, Any]], seeds: list[int], key: str) -> d
         value = trial["params"][key]
         found[tuple(value) if isinstance(value, list) else value] = runs_of(trial, seeds)
     return found
+
+
+def centre_and_range(values: list[float], fmt: str, centre=statistics.fmean, dash: str = "–") -> str:
+    """"centre (min–max)" of a metric over seeds, `fmt` a format spec such as ".2f" or "+.2f": the
+    one summary every table over seeds uses, so that two rows differ by more than their seeds do."""
+    return f"{centre(values):{fmt}} ({min(values):{fmt}}{dash}{max(values):{fmt}})"
 
 
 def write_runs_log(path: Path, sweeps: dict[str, list[dict[str, Any]]], machine: str) -> None:

@@ -35,7 +35,7 @@ from scipy.stats import spearmanr
 
 from gankit.report.html import read_metrics
 from results_md import RESULTS, print_tables, this_command, write_figure_block
-from sweep_runs import RUNS, run_spec
+from sweep_runs import RUNS, centre_and_range, run_spec
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
@@ -73,10 +73,6 @@ def rho(curve: Curve, column: int) -> float:
     return float(spearmanr([c[1] for c in curve], [c[column] for c in curve]).statistic)
 
 
-def _summary(values: list[float]) -> str:
-    return f"{statistics.fmean(values):+.2f} ({min(values):+.2f} … {max(values):+.2f})"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3000)
@@ -94,7 +90,8 @@ def main() -> None:
               for t in trials}
 
     rows = "".join(
-        f"| {objective} | {_summary([rho(c, 2) for c in runs])} | {_summary([rho(c, 3) for c in runs])} "
+        f"| {objective} | {centre_and_range([rho(c, 2) for c in runs], '+.2f', dash=' … ')} "
+        f"| {centre_and_range([rho(c, 3) for c in runs], '+.2f', dash=' … ')} "
         f"| {statistics.fmean(c[-1][2] for c in runs):.2f} |\n"
         for objective, runs in curves.items()
     )

@@ -132,13 +132,16 @@ class SweepSpec(_Strict):
     heartbeat_s: int = Field(10, gt=0, description="a running trial's heartbeat; 3 missed: its worker is dead, retry it")
 
     @model_validator(mode="after")
-    def _grid_has_choices_only(self) -> "SweepSpec":
+    def _variants_are_override_lists(self) -> "SweepSpec":
         variants = self.space.get(VARIANTS)
-        if variants is not None:
-            if not isinstance(variants, Choices) or not all(
-                isinstance(v, list) and all(isinstance(o, str) for o in v) for v in variants.choices
-            ):
-                raise ValueError(f"space.{VARIANTS} takes choices that are lists of overrides, e.g. [[], [train.ema=0.999]]")
+        if variants is not None and (not isinstance(variants, Choices) or not all(
+            isinstance(v, list) and all(isinstance(o, str) for o in v) for v in variants.choices
+        )):
+            raise ValueError(f"space.{VARIANTS} takes choices that are lists of overrides, e.g. [[], [train.ema=0.999]]")
+        return self
+
+    @model_validator(mode="after")
+    def _grid_has_choices_only(self) -> "SweepSpec":
         if not self.space and self.sampler.name != "grid":
             raise ValueError(f"an empty space has one point; give sampler grid, not {self.sampler.name}")
         if self.sampler.name == "grid":
