@@ -1,24 +1,28 @@
-"""The post-2017 stabilisers' presets against DCGAN: Stacked MNIST's 1,000 modes and Fashion-MNIST FID.
+"""The post-2017 stabilisers' and the class-conditional presets against DCGAN: Stacked MNIST's 1,000
+modes, Fashion-MNIST and MNIST FID.
 
 What it measures:
 - stacked: `dcgan-stacked-mnist`, `pacgan-stacked-mnist` (PacGAN2: D judges pairs) and
   `r3gan-stacked-mnist` (RpGAN + R1 + R2), each at its preset's budget, one run per seed; the
   final evaluation's modes captured of 1,000 and KL to uniform over 26,000 samples, each channel
   labelled by gankit's MNIST classifier (VEEGAN Table 2, PacGAN Table 3, R3GAN's protocol).
-- fashion: `dcgan-fashion` and `sngan-fashion` (spectral norm in D, hinge loss) at the same 3,000
-  steps; FID over 5,000 samples against the first 5,000 training images in the offline
-  Fashion-MNIST classifier's feature space, as the Improved-GAN ablation measures it.
+- fashion: `dcgan-fashion`, `sngan-fashion` (spectral norm in D, hinge loss) and `cgan-fashion`
+  (labels into G, projection D) at the same 3,000 steps; FID over 5,000 samples against the first
+  5,000 training images in the offline Fashion-MNIST classifier's feature space, as the
+  Improved-GAN ablation measures it, and for the conditional preset `label_accuracy`, the share of
+  its samples (of every class in turn) that the same classifier puts in the class asked for.
+- mnist: `dcgan-mnist` and `cgan-mnist`, measured alike in the MNIST classifier's space.
 
 Goals (issue 25): Stacked MNIST ≥ 990 modes with KL ≤ 0.1 (PacGAN's PacDCGAN2 row: 1,000 / 0.06);
-Fashion-MNIST FID at least 25% below `dcgan-fashion` at the same step budget. The block says whether
-each was reached, with the CPU seconds each run took.
+Fashion-MNIST FID at least 25% below `dcgan-fashion` at the same step budget. The blocks say whether
+each was reached, with the CPU seconds each run took (the MNIST table says the same of `dcgan-mnist`).
 
 Each part is one grid `gankit sweep` over its presets, a run per seed, in runs/stabilisers/
 (git-ignored; `--folder` moves it; run again, it goes on with an interrupted one). A sweep has one
 base config, so each preset is a variant of the part's first one: the variant sets every section of
 its preset file (`preset_overrides`), and the script checks that this builds the preset's own
-config (the same fingerprint) before anything trains. The stacked part needs MNIST's IDX files
-(data.root or $GANKIT_DATA), the fashion part Fashion-MNIST's and the classifier's weights.
+config (the same fingerprint) before anything trains. The stacked and mnist parts need MNIST's IDX
+files (data.root or $GANKIT_DATA), the fashion part Fashion-MNIST's.
 
     GANKIT_DATA=/path/with/mnist python benchmarks/stabilisers.py --write
     python benchmarks/stabilisers.py --parts fashion --steps 20 --seeds 0   # a smoke run
@@ -47,9 +51,10 @@ from sweep_runs import (
 
 PARTS = {
     "stacked": ["dcgan-stacked-mnist", "pacgan-stacked-mnist", "r3gan-stacked-mnist"],
-    "fashion": ["dcgan-fashion", "sngan-fashion"],
+    "fashion": ["dcgan-fashion", "sngan-fashion", "cgan-fashion"],
+    "mnist": ["dcgan-mnist", "cgan-mnist"],
 }
-FASHION_METRICS = ["log.metrics=[fid]", "log.features=fashion-mnist", "log.metrics_samples=5000"]
+FEATURES = {"fashion": "fashion-mnist", "mnist": "mnist"}  # the FID parts' feature spaces
 MODES_GOAL, KL_GOAL, FID_GOAL = 990, 0.1, 0.25
 PUBLISHED = (
     "Published (transcribed from memory of the papers' tables, to be verified): VEEGAN Table 2, DCGAN 99 modes / "
@@ -65,13 +70,17 @@ def preset_overrides(preset: str) -> list[str]:
 
 
 def variant(preset: str, sets: list[str]) -> list[str]:
-    """The preset's sections, then the part's own overrides again (its sections would undo them)."""
-    return [*preset_overrides(preset), *sets]
+    """The preset's sections, then the part's own overrides again (its sections would undo them),
+    and a class-conditional preset's check of its labels."""
+    conditional = "conditional" in load_preset(preset)["model"]
+    return [*preset_overrides(preset), *sets, *(["log.metrics=[fid, label_accuracy]"] if conditional else [])]
 
 
 def part_sets(part: str, steps: int | None) -> list[str]:
     """What every run of a part shares: its metrics and, in a smoke run, its budget."""
-    return [*(FASHION_METRICS if part == "fashion" else []), *([] if steps is None else [f"train.steps={steps}"])]
+    metrics = [] if part == "stacked" else [
+        "log.metrics=[fid]", f"log.features={FEATURES[part]}", "log.metrics_samples=5000"]
+    return [*metrics, *([] if steps is None else [f"train.steps={steps}"])]
 
 
 def part_spec(part: str, seeds: list[int], steps: int | None) -> dict:
@@ -101,16 +110,19 @@ def stacked_table(runs: dict[str, list[Run]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def fashion_table(runs: dict[str, list[Run]]) -> str:
-    baseline = statistics.fmean(r.final["fid"] for r in runs[PARTS["fashion"][0]])
-    lines = ["| preset | seeds | FID: mean (min–max) | vs `dcgan-fashion` | ≥ 25% lower | diverged | CPU s per run (mean) |",
-             "|---|---|---|---|---|---|---|"]
+def fid_table(part: str, runs: dict[str, list[Run]]) -> str:
+    """FID beside the part's DCGAN (its first preset), and a conditional preset's label accuracy."""
+    base = PARTS[part][0]
+    baseline = statistics.fmean(r.final["fid"] for r in runs[base])
+    lines = [f"| preset | seeds | FID: mean (min–max) | vs `{base}` | ≥ 25% lower | label accuracy: mean (min–max) "
+             "| diverged | CPU s per run (mean) |", "|---|---|---|---|---|---|---|---|"]
     for preset, found in runs.items():
         fid = [r.final["fid"] for r in found]
         change = statistics.fmean(fid) / baseline - 1
+        accuracy = [r.final["label_accuracy"] for r in found if "label_accuracy" in r.final]
         lines.append(f"| `{preset}` | {len(found)} | {centre_and_range(fid, '.1f')} | {100 * change:+.0f}% | "
-                     f"{'yes' if change <= -FID_GOAL else 'no'} | {sum(r.diverged for r in found)} | "
-                     f"{statistics.fmean(r.cpu_s for r in found):.0f} |")
+                     f"{'yes' if change <= -FID_GOAL else 'no'} | {centre_and_range(accuracy, '.3f') if accuracy else '–'} "
+                     f"| {sum(r.diverged for r in found)} | {statistics.fmean(r.cpu_s for r in found):.0f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -137,8 +149,9 @@ def main() -> int:
             by_variant = runs_by_point(trials, args.seeds, "set")
             sets = part_sets(part, args.steps)
             runs = {p: by_variant[tuple(variant(p, sets)) if i else ()] for i, p in enumerate(PARTS[part])}
-            table = stacked_table(runs) if part == "stacked" else fashion_table(runs)
-            title = ("Stacked MNIST: 1,000 modes" if part == "stacked" else "Fashion-MNIST FID at DCGAN's step budget")
+            table = stacked_table(runs) if part == "stacked" else fid_table(part, runs)
+            title = {"stacked": "Stacked MNIST: 1,000 modes", "fashion": "Fashion-MNIST FID at DCGAN's step budget",
+                     "mnist": "MNIST FID at DCGAN's step budget"}[part]
             text = (
                 f"## Stabilisers: {title} (`benchmarks/stabilisers.py --parts {part}`)\n\n"
                 f"Made by `{this_command()}` on {time.strftime('%Y-%m-%d')}; machine: {machine}; "

@@ -72,7 +72,7 @@ def test_sample_uses_the_ema_generator_when_kept(tmp_path, cli):
     g, _ = build_nets(cfg.model, (2,), cfg.seed)
     g.load_state_dict({k[len("technique.ema."):]: v for k, v in ckpt.tensors.items() if k.startswith("technique.ema.")})
     cli("sample", run, "-n", 50, "--out", tmp_path / "e.npy", "--seed", 3)
-    assert np.allclose(np.load(tmp_path / "e.npy"), generate(g, 50, 2, "normal", 3).numpy())
+    assert np.allclose(np.load(tmp_path / "e.npy"), generate(g, 50, cfg.model, 3).numpy())
 
 
 def test_goodfellow_1d_draws_figure1(tmp_path, cli):

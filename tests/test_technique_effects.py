@@ -205,7 +205,7 @@ def _digit_classes_covered(seed: int, *extra: str) -> int:
     trainer = build_trainer(cfg, Distributed(), torch.device("cpu"))
     for _ in range(cfg.train.steps):
         trainer.train_step()
-    samples = generate(trainer.g, 1000, cfg.model.z_dim, cfg.model.z_dist, seed=123)
+    samples = generate(trainer.g, 1000, cfg.model, seed=123)
     return int(class_coverage(trainer.source.to_uint8(samples), load_classifier("digits"))["modes"])
 
 

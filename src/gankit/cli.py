@@ -70,6 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--step", type=int, help="checkpoint step (default: the latest)")
     sample.add_argument("--seed", type=_seed, default=0, help="seed of the latent codes")
     sample.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    sample.add_argument("--class", dest="label", type=int, metavar="K",
+                        help="a class-conditional run's class to draw (default: every class in turn)")
 
     evaluate = commands.add_parser(
         "eval", help="metrics of a run (or a folder of images) against a data set",
@@ -301,8 +303,9 @@ def _sample(args: argparse.Namespace) -> int:
 
     if args.n <= 0:
         raise UserError(f"-n must be a positive number of samples, got {args.n}")
-    written = sample_run(args.run_dir, args.n, args.out, args.step, args.seed, args.overwrite)
-    print(f"wrote {args.n} samples to {written}")
+    written = sample_run(args.run_dir, args.n, args.out, args.step, args.seed, args.overwrite, args.label)
+    of_class = "" if args.label is None else f" of class {args.label}"
+    print(f"wrote {args.n} samples{of_class} to {written}")
     return 0
 
 

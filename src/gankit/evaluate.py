@@ -34,6 +34,7 @@ from gankit.metrics.inception_score import SPLITS as IS_SPLITS
 from gankit.metrics.neighbours import neighbour_rows
 from gankit.metrics.reference import reference_from_data
 from gankit.metrics.registry import default_metrics, spreads
+from gankit.nets.latent import evaluation_labels
 from gankit.report import plots
 from gankit.run import is_run, pick_device
 from gankit.sample import RunGenerator, load_run_generator
@@ -79,8 +80,10 @@ def run_eval(req: EvalRequest) -> dict[str, Any]:
     data_cfg = run.cfg.data if req.against is None else against_config(req.against, req.data_overrides, run)
     reference = reference_from_data(data_cfg, run.source if run is not None and req.against is None else None)
 
+    labels = None  # the class of each image, for a class-conditional run's (`evaluation_labels`)
     if run is not None:
         fake = run.source.to_uint8(run.generate(req.n, req.seed))
+        labels = evaluation_labels(req.n, run.cfg.model.label_classes)
     else:
         channels, resolution = reference.images.shape[1], reference.images.shape[-1]
         images = load_folder(req.source, resolution, channels, skip_corrupt=False, advice=REPLACE_ADVICE)
@@ -107,7 +110,7 @@ def run_eval(req: EvalRequest) -> dict[str, Any]:
     earlier = _earlier_evaluation(out, settings) if out is not None else {}
 
     started = time.perf_counter()
-    values = evaluator(fake)
+    values = evaluator(fake, labels)
     if req.neighbours is not None:  # searched among the same reference images the metrics used
         pool = reference.images[: req.reference_n]
         rows, figures = neighbour_rows(fake[:8], pool, 4, evaluator.features, evaluator.real_features())

@@ -18,14 +18,22 @@ import torch
 from torch import Tensor, nn
 
 import gankit
-from gankit.config import CONFIG_VERSION, RESUMABLE_CHANGES, RunConfig, load_run_config, resumable, save_config
+from gankit.config import (
+    CONFIG_VERSION,
+    RESUMABLE_CHANGES,
+    ModelConfig,
+    RunConfig,
+    load_run_config,
+    resumable,
+    save_config,
+)
 from gankit.data import DataSource, ImageSource, make_source
 from gankit.errors import RunStopped, TrainingDiverged, UserError, first_line
 from gankit.files import atomic_write_text, holds_working_folder, replace_folder
 from gankit.metrics.evaluator import Evaluator, build_evaluator
 from gankit.metrics.reference import reference_from_data
 from gankit.nets import build_nets, fit_to_data
-from gankit.nets.latent import draw_latent
+from gankit.nets.latent import draw_latent, evaluation_labels, with_labels
 from gankit.objectives import build_objective
 from gankit.report.html import read_metrics, write_report
 from gankit.report.probes import build_probes
@@ -114,6 +122,7 @@ def build_trainer(
     the configured nets (D returns logits, one per example, as every objective expects); each of
     `techniques` runs after the configured ones (see docs/api.md)."""
     source = source if source is not None else make_source(cfg.data)
+    check_labels(cfg.model, source)
     if isinstance(source, ImageSource):
         source.move_to(device)
     if nets is None:
@@ -128,7 +137,7 @@ def build_trainer(
     objective, penalties = build_objective(cfg.objective)
     batches = BatchStream(
         cfg.train.batch_size, dist.rank, dist.world_size, cfg.seed + 1, device,
-        cfg.model.z_dim, cfg.model.z_dist,
+        cfg.model.z_dim, cfg.model.z_dist, cfg.model.label_classes,
     )
     torch.manual_seed(cfg.seed + 2 + dist.rank)  # the global RNG drives dropout and instance noise only
     opt_g = make_optimizer(cfg.optim.g, g.parameters(), fast.fused)
@@ -143,6 +152,20 @@ def build_trainer(
     )
 
 
+def check_labels(model: ModelConfig, source: DataSource) -> None:
+    """A class-conditional run's data must have a label per image, of `model.conditional.classes` classes."""
+    if model.conditional is None:
+        return
+    labels = getattr(source, "labels", None)
+    if labels is None or not len(labels):
+        raise UserError("model.conditional needs a data set with labels (mnist, fashion-mnist, digits, cifar10, "
+                        "svhn, stacked-mnist); this one has none")
+    found = int(labels.max()) + 1
+    if found != model.conditional.classes or int(labels.min()) < 0:
+        raise UserError(f"model.conditional.classes={model.conditional.classes}, but the data set's labels are "
+                        f"0-{found - 1} ({found} classes): set model.conditional.classes={found}")
+
+
 def build_run_evaluator(cfg: RunConfig, source: DataSource, device: torch.device) -> Evaluator | None:
     """The Evaluator of `log.metrics`, against the run's own data (None when no metrics are asked)."""
     if not cfg.log.metrics:
@@ -153,11 +176,15 @@ def build_run_evaluator(cfg: RunConfig, source: DataSource, device: torch.device
 
 
 @torch.no_grad()
-def generate(g: nn.Module, n: int, z_dim: int, z_dist: str, seed: int, batch: int = 10_000) -> Tensor:
-    """n samples from fixed latent codes (seeded), in eval mode, without touching any run RNG."""
+def generate(
+    g: nn.Module, n: int, model: ModelConfig, seed: int, label: int | None = None, batch: int = 10_000
+) -> Tensor:
+    """n samples from fixed latent codes (seeded), in eval mode, without touching any run RNG; a
+    class-conditional G's all of class `label`, or of every class in turn (`evaluation_labels`)."""
     was_training = g.training
     g.eval()
-    z = draw_latent(n, z_dim, z_dist, torch.Generator().manual_seed(seed))
+    z = draw_latent(n, model.z_dim, model.z_dist, torch.Generator().manual_seed(seed))
+    z = with_labels(z, evaluation_labels(n, model.label_classes, label), model.label_classes)
     device = next(g.parameters()).device
     out = torch.cat([g(chunk.to(device)).float().cpu() for chunk in z.split(batch)])
     g.train(was_training)
@@ -254,7 +281,7 @@ def train(
         trainer.source, run_dir, cfg.seed, cfg.log.collapse_drop, history,
         to_unit=torch.sigmoid if trainer.objective.outputs_probability else _min_max, resume_step=trainer.step,
         samples=cfg.log.eval_samples, evaluator=evaluator,
-        metric_samples=cfg.log.metrics_samples, techniques=trainer.techniques,
+        metric_samples=cfg.log.metrics_samples, techniques=trainer.techniques, classes=cfg.model.label_classes,
     ) if dist.is_main else []
     if resume and dist.is_main:
         save_config(cfg, run_dir / "config.yaml")  # new steps or logging settings
@@ -270,7 +297,7 @@ def train(
             return dist.main_says(False, device)
         g = trainer.techniques.sampling_generator(trainer.g)
         needed = max((probe.samples for probe in probes), default=0)
-        fake = generate(g, needed, cfg.model.z_dim, cfg.model.z_dist, cfg.seed + 3)
+        fake = generate(g, needed, cfg.model, cfg.seed + 3)
         trainer.d.eval()
         metrics: dict[str, float] = {}
         for probe in probes:

@@ -1,4 +1,5 @@
-"""`gankit sample`: draw samples from a run's checkpoint (its EMA generator when it kept one).
+"""`gankit sample`: draw samples from a run's checkpoint (its EMA generator when it kept one); from
+a class-conditional run, of one class (`--class`) or of every class in turn.
 
 Formats by the --out name: `.npy` (float32 array), `.csv` (points), `.png` (a scatter plot of
 points, or a grid of images), or a folder name without a suffix (one PNG file per image).
@@ -38,8 +39,15 @@ class RunGenerator:
     source: DataSource
     step: int
 
-    def generate(self, n: int, seed: int) -> torch.Tensor:
-        return generate(self.g, n, self.cfg.model.z_dim, self.cfg.model.z_dist, seed)
+    def generate(self, n: int, seed: int, label: int | None = None) -> torch.Tensor:
+        """n samples from the latent codes of `seed`; a class-conditional G's of class `label`, or
+        of every class in turn. A label an unconditional G, or no class, has is refused."""
+        classes = self.cfg.model.label_classes
+        if label is not None and not classes:
+            raise UserError("--class: this run is not class-conditional (it has no model.conditional)")
+        if label is not None and not 0 <= label < classes:
+            raise UserError(f"--class {label}: this run's classes are 0-{classes - 1}")
+        return generate(self.g, n, self.cfg.model, seed, label)
 
 
 def load_run_generator(run_dir: Path, step: int | None = None, with_data: bool = False) -> RunGenerator:
@@ -75,7 +83,9 @@ def _recorded_data_shape(run_dir: Path) -> tuple[int, ...] | None:
     return tuple(shape) if valid else None
 
 
-def sample_run(run_dir: Path, n: int, out: Path, step: int | None, seed: int, overwrite: bool) -> Path:
+def sample_run(
+    run_dir: Path, n: int, out: Path, step: int | None, seed: int, overwrite: bool, label: int | None = None
+) -> Path:
     if out.suffix and out.suffix not in FORMATS:
         raise UserError(f"--out {out}: unknown format {out.suffix}; use one of {', '.join(FORMATS)}, or a folder name")
     if out.exists() and not overwrite and not (out.is_dir() and not any(out.iterdir())):
@@ -91,10 +101,14 @@ def sample_run(run_dir: Path, n: int, out: Path, step: int | None, seed: int, ov
     if out.is_dir() and any(not SAMPLE_NAME.fullmatch(p.name) for p in out.iterdir()):
         raise UserError(f"--out {out} holds files other than samples (NNNNNN.png); --overwrite replaces only a folder of samples")
     run = load_run_generator(run_dir, step)
-    samples = run.generate(n, seed)
-    title = f"{run_dir.name}, step {run.step}, {n} samples"
+    samples = run.generate(n, seed, label)
+    title = f"{run_dir.name}, step {run.step}, {n} samples" + ("" if label is None else f" of class {label}")
     if isinstance(run.source, ImageSource):
-        _write_images(out, samples, run.source, overwrite)
+        from gankit.report.probes import SampleGridProbe  # matplotlib loads only for pictures
+
+        classes = run.cfg.model.label_classes
+        by_class = label is None and 2 <= classes <= SampleGridProbe.MAX_CLASS_COLUMNS  # a column per class
+        _write_images(out, samples, run.source, overwrite, classes if by_class else max(1, round(n**0.5)))
     else:
         _write_points(out, samples.numpy(), run.source, title)
     return out
@@ -106,7 +120,8 @@ def _write_npy(out: Path, array: np.ndarray) -> None:
     atomic_write_bytes(out, buffer.getvalue())
 
 
-def _write_images(out: Path, samples: torch.Tensor, source: ImageSource, overwrite: bool) -> None:
+def _write_images(out: Path, samples: torch.Tensor, source: ImageSource, overwrite: bool, columns: int) -> None:
+    """`samples` to `out` by its format; a .png grid has `columns` images a row."""
     from gankit.report import plots
 
     if out.suffix == ".npy":
@@ -114,7 +129,7 @@ def _write_images(out: Path, samples: torch.Tensor, source: ImageSource, overwri
     elif out.suffix == ".csv":
         raise UserError(f"--out {out}: .csv holds points; for images use .png (a grid), .npy or a folder name")
     elif out.suffix == ".png":
-        plots.image_grid(out, source.to_uint8(samples).numpy(), columns=max(1, round(len(samples) ** 0.5)))
+        plots.image_grid(out, source.to_uint8(samples).numpy(), columns=columns)
     else:
         _write_folder(out, source.to_uint8(samples).numpy(), overwrite)
 

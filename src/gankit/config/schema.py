@@ -10,6 +10,7 @@ other (the run checks data against nets, objectives against techniques).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import typing
@@ -303,6 +304,15 @@ NetConfig = Annotated[
 ]
 
 
+class ConditionalConfig(_Strict):
+    """A class-conditional GAN over the data set's labels: G is fed each code followed by its
+    label's one-hot (Mirza & Osindero 2014), and D is the projection discriminator of Miyato &
+    Koyama 2018, D(x, y) = ψ(φ(x)) + e_yᵀφ(x), a learnt embedding e_y per class. `classes` must be
+    the data set's number of classes (10 for MNIST and Fashion-MNIST)."""
+
+    classes: int = Field(ge=2, description="the data set's classes (10 for mnist, fashion-mnist, digits, cifar10)")
+
+
 class ModelConfig(_Strict):
     z_dim: int = Field(2, gt=0)
     z_dist: Literal["normal", "uniform", "uniform-symmetric"] = Field(
@@ -311,6 +321,7 @@ class ModelConfig(_Strict):
     g: NetConfig = Field(default_factory=MLPConfig)
     d: NetConfig = Field(default_factory=MLPConfig)
     pack: int = Field(1, ge=1, description="PacGAN: D judges this many examples at a time, concatenated")
+    conditional: ConditionalConfig | None = Field(None, description="class-conditional G and projection D")
 
     @model_validator(mode="after")
     def _d_returns_logits(self) -> "ModelConfig":
@@ -329,6 +340,11 @@ class ModelConfig(_Strict):
                 raise ValueError(f"model.{player}.spectral_norm does not combine with model.{player}.norm=weight: "
                                  "both reparametrise every weight (pick one)")
         return self
+
+    @property
+    def label_classes(self) -> int:
+        """K for a class-conditional GAN, 0 for an unconditional one."""
+        return self.conditional.classes if self.conditional is not None else 0
 
     @property
     def g_output(self) -> str:
@@ -666,6 +682,23 @@ class RunConfig(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _conditioning_has_labels(self) -> "RunConfig":
+        """A class-conditional GAN needs labelled images, and a D that judges each image with its own label."""
+        if self.model.conditional is None:
+            return self
+        if not isinstance(self.data, _ImageData):
+            raise ValueError(f"model.conditional needs labelled images; data {self.data.name} is not images")
+        refused = {
+            "model.pack": (self.model.pack > 1, "judges several images, of several classes, as one"),
+            "techniques.semi_supervised": (self.techniques.semi_supervised is not None,
+                                           "makes D a classifier of its own, which the projection D is not"),
+        }
+        for key, (present, why) in refused.items():
+            if present:
+                raise ValueError(f"{key} does not combine with model.conditional: it {why}")
+        return self
+
+    @model_validator(mode="after")
     def _augmentations_need_images(self) -> "RunConfig":
         if self.techniques.diffaugment is not None and not isinstance(self.data, _ImageData):
             raise ValueError(f"techniques.diffaugment augments images; data {self.data.name} is not images")
@@ -675,6 +708,9 @@ class RunConfig(_Strict):
     def _metrics_fit_the_data(self) -> "RunConfig":
         if self.log.metrics and not isinstance(self.data, _ImageData):
             raise ValueError(f"log.metrics are image metrics; data {self.data.name} is not images")
+        if "label_accuracy" in self.log.metrics and self.model.conditional is None:
+            raise ValueError("log.metrics: label_accuracy checks a class-conditional G's samples against their "
+                             "labels; this run has no model.conditional")
         return self
 
     @model_validator(mode="after")
@@ -709,7 +745,7 @@ class RunConfig(_Strict):
         versions: only the values that differ from their defaults, with the never-applied settings
         `migrate` reset put back as that gankit validated them."""
         if version >= 2:
-            return _digest(_without_resumable(self.model_dump(mode="json")))
+            return _digest(_without_later_defaults(_without_resumable(self.model_dump(mode="json"))))
         math = _without_resumable(self.model_dump(mode="json", exclude_defaults=True))
         for key, value in self._reset_by_migration.items():
             *sections, name = key.split(".")
@@ -722,6 +758,28 @@ class RunConfig(_Strict):
 
 def _digest(values: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# Settings added to the schema after version 2, each with the default that leaves the math as it
+# was before it existed. A version-2 checkpoint saved before one was added hashed a config
+# without it; so a key at this default is left out of the hash, and the run keeps its fingerprint.
+ADDED_AFTER_VERSION_2: dict[str, Any] = {
+    "model.g.spectral_norm": False, "model.d.spectral_norm": False, "model.pack": 1, "model.conditional": None,
+    "techniques.diffaugment": None, "techniques.r1": None, "techniques.r2": None,
+}
+
+
+def _without_later_defaults(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` without the settings of ADDED_AFTER_VERSION_2 that hold their defaults."""
+    values = copy.deepcopy(values)
+    for key, default in ADDED_AFTER_VERSION_2.items():
+        *sections, name = key.split(".")
+        node = values
+        for section in sections:
+            node = node.get(section, {})
+        if name in node and node[name] == default:
+            del node[name]
+    return values
 
 
 RESUMABLE_CHANGES = ("train.steps", "train.device", "log.*", "description")

@@ -18,3 +18,11 @@ class DataSource(Protocol):
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
         """n examples, shape (n, *shape), float32 (on the CPU, or where an image set lives)."""
         ...
+
+
+class LabelledSource(DataSource, Protocol):
+    """A data set with a class label per example (what a class-conditional GAN trains on)."""
+
+    def sample_labelled(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """n examples, as `sample` draws them, and their labels (int64, on the CPU)."""
+        ...

@@ -29,7 +29,7 @@ from gankit.metrics.classifier import load_classifier
 from gankit.metrics.features import FeatureExtractor, default_space, extract, load_extractor
 from gankit.metrics.fid import FeatureStats
 from gankit.metrics.inputs import MetricInputs
-from gankit.metrics.registry import CLASSES, FEATURES, HELDOUT, METRICS
+from gankit.metrics.registry import CLASSES, FEATURES, HELDOUT, LABELS, METRICS
 
 CACHE_ENV = "GANKIT_CACHE"
 
@@ -61,7 +61,7 @@ def check_metrics(names: Sequence[str], reference: Reference) -> list[str]:
     for name in names:
         needs = METRICS[name].needs
         if CLASSES in needs and not (reference.stacked or reference.dataset in CLASSIFIED_DATASETS):
-            raise UserError(f"metric {name!r} counts the modes of stacked-mnist or the classes of "
+            raise UserError(f"metric {name!r} classifies images of stacked-mnist (its modes) or of "
                             f"{', '.join(CLASSIFIED_DATASETS)}; {reference.name} is neither")
         if HELDOUT in needs and reference.heldout is None:
             raise UserError(f"metric {name!r} needs a held-out test split; {reference.name} has none")
@@ -72,15 +72,16 @@ def _needing(need: str, names: Sequence[str]) -> list[str]:
     return [n for n in names if need in METRICS[n].needs]
 
 
-def _check_classifier(classifier: FeatureExtractor | None, reference: Reference) -> None:
-    """Refuse a `modes` classifier that cannot count the reference's classes: none at all, or one
-    that would see the images blown up from fewer pixels than it was trained at, where real images
-    lose classes too (Fashion-MNIST's test images at 8×8: 7 of 10) and the loss reads as collapse."""
+def _check_classifier(classifier: FeatureExtractor | None, reference: Reference, metric: str) -> None:
+    """Refuse a classifier (of `modes`, `label_accuracy`) that cannot tell the reference's classes:
+    none at all, or one that would see the images blown up from fewer pixels than it was trained at,
+    where real images lose classes too (Fashion-MNIST's test images at 8×8: 7 of 10) and the loss
+    reads as collapse."""
     if classifier is None:
-        raise UserError("metric 'modes' needs a classifier of the reference data's classes")
+        raise UserError(f"metric {metric!r} needs a classifier of the reference data's classes")
     side = reference.images.shape[-1]
     if side < classifier.resolution:
-        raise UserError(f"metric 'modes' needs images of at least the {classifier.name}'s "
+        raise UserError(f"metric {metric!r} needs images of at least the {classifier.name}'s "
                         f"{classifier.resolution}×{classifier.resolution}; {reference.name} is {side}×{side}")
 
 
@@ -105,9 +106,9 @@ class Evaluator:
         if features is None and _needing(FEATURES, self.metrics):
             raise UserError(f"the feature metrics ({', '.join(_needing(FEATURES, self.metrics))}) need a feature space")
         if _needing(CLASSES, self.metrics):
-            _check_classifier(classifier, reference)
+            _check_classifier(classifier, reference, _needing(CLASSES, self.metrics)[0])
         self.features = features
-        self.classifier = classifier  # labels the images (each channel, on Stacked MNIST) for `modes`
+        self.classifier = classifier  # labels the images (each channel, on Stacked MNIST) for `modes`, `label_accuracy`
         self.cache_dir = cache_dir
         self.reference_count = reference_count
         self._real: Tensor | None = None
@@ -123,15 +124,20 @@ class Evaluator:
     def feature_space(self) -> str | None:
         return self.features.name if self.features is not None else None
 
-    def __call__(self, fake: Tensor) -> dict[str, float]:
-        """Every requested metric of uint8 images `fake`, as a flat {name: value} dict."""
+    def __call__(self, fake: Tensor, labels: Tensor | None = None) -> dict[str, float]:
+        """Every requested metric of uint8 images `fake`, as a flat {name: value} dict; `labels`,
+        the class each was drawn for by a class-conditional G (metric `label_accuracy` needs them)."""
         real_images = self.reference.images
+        if labels is None and _needing(LABELS, self.metrics):
+            raise UserError(f"metric {_needing(LABELS, self.metrics)[0]!r} needs the class each image was drawn for: "
+                            "the samples of a class-conditional run (model.conditional)")
         if fake.dtype != torch.uint8 or fake.shape[1:] != real_images.shape[1:]:
             raise UserError(
                 f"generated images {list(fake.shape[1:])} ({fake.dtype}) do not match the reference "
                 f"{self.reference.name} {list(real_images.shape[1:])} (uint8)"
             )
-        inputs = MetricInputs(fake, self.reference, self.features, self.classifier, self.real_features, self._fitted)
+        inputs = MetricInputs(fake, self.reference, self.features, self.classifier, self.real_features, self._fitted,
+                              labels)
         out: dict[str, float] = {}
         for name in self.metrics:
             out.update(METRICS[name].function()(inputs))
@@ -195,12 +201,16 @@ def build_evaluator(
     weights are found, else the reference data's own classifier; loaded also for `with_features`)
     and, for the metrics that need CLASSES (`modes`), the classifier of the reference's classes (MNIST's on Stacked MNIST)."""
     check_metrics(metrics, reference)  # a clear refusal before any network is looked for
-    extractor = None
-    if with_features or _needing(FEATURES, metrics):
-        if space == "auto":
-            space = default_space(reference.dataset, inception_weights)
-        extractor = load_extractor(space, device, inception_weights)
-    classifier = None
-    if _needing(CLASSES, metrics):
-        classifier = load_classifier("mnist" if reference.stacked else reference.dataset).to(device)
+    # Building a network draws its initial weights from torch's global generator, which a run's
+    # dropout and noise layers draw from too: loaded in a fork of it, an evaluator built when a run
+    # resumes leaves that stream where the checkpoint put it, and the resumed run stays exact.
+    with torch.random.fork_rng(devices=[]):
+        extractor = None
+        if with_features or _needing(FEATURES, metrics):
+            if space == "auto":
+                space = default_space(reference.dataset, inception_weights)
+            extractor = load_extractor(space, device, inception_weights)
+        classifier = None
+        if _needing(CLASSES, metrics):
+            classifier = load_classifier("mnist" if reference.stacked else reference.dataset).to(device)
     return Evaluator(reference, metrics, extractor, classifier, cache_dir or default_cache_dir(), reference_count)

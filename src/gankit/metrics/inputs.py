@@ -24,6 +24,7 @@ class MetricInputs:
     classifier: FeatureExtractor | None  # of the reference's classes, for metrics that need CLASSES
     real_features: Callable[[], Tensor]  # the reference's features (the Evaluator caches them)
     real_stats: Callable[[], FeatureStats]  # their Gaussian fit, likewise
+    fake_labels: Tensor | None = None  # the class each of `fake` was drawn for, by a class-conditional G
 
     @functools.cached_property
     def _fake_extracted(self) -> tuple[Tensor, Tensor]:

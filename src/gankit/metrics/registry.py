@@ -19,6 +19,7 @@ from typing import Any, Callable
 FEATURES = "features"  # a feature space (Inception-v3 or an offline classifier's penultimate layer)
 CLASSES = "classes"  # a classifier of the reference data's classes (each channel's, on Stacked MNIST)
 HELDOUT = "heldout"  # a test split the generator never saw
+LABELS = "labels"  # the class each generated image was drawn for (a class-conditional G's samples)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("parzen", ("parzen",), "gankit.metrics.parzen:parzen_metric", frozenset({HELDOUT}),
            spreads={"parzen": "parzen_se"}),
     Metric("modes", ("modes", "kl"), "gankit.metrics.classes:modes_metric", frozenset({CLASSES}), ("kl",)),
+    Metric("label_accuracy", ("label_accuracy",), "gankit.metrics.classes:label_accuracy_metric",
+           frozenset({CLASSES, LABELS})),
 )}
 
 # Values reported by other evaluations than these metrics, with their direction: the mode probe of

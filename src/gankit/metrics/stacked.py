@@ -19,13 +19,17 @@ from gankit.metrics.modes import kl_to_uniform
 PAPER_SAMPLES = 26_000
 
 
-def stacked_mnist_modes(images: Tensor, digits: FeatureExtractor) -> dict[str, float]:
-    """{"modes": modes captured of 1,000, "kl": KL to uniform} of uint8 images N×3×H×W."""
+def stacked_mnist_labels(images: Tensor, digits: FeatureExtractor) -> Tensor:
+    """The mode of each uint8 image N×3×H×W, 100·d₀ + 10·d₁ + d₂ for its channels' digits d."""
     if images.ndim != 4 or images.shape[1] != 3:
         raise UserError(f"Stacked MNIST modes need 3-channel images, got shape {list(images.shape)}")
     n = len(images)
     _, logits = extract(digits, images.transpose(0, 1).reshape(3 * n, 1, *images.shape[2:]))
     digit = logits.argmax(dim=1).reshape(3, n)
-    mode = digit[0] * 100 + digit[1] * 10 + digit[2]
-    counts = torch.bincount(mode, minlength=MODES)
+    return digit[0] * 100 + digit[1] * 10 + digit[2]
+
+
+def stacked_mnist_modes(images: Tensor, digits: FeatureExtractor) -> dict[str, float]:
+    """{"modes": modes captured of 1,000, "kl": KL to uniform} of uint8 images N×3×H×W."""
+    counts = torch.bincount(stacked_mnist_labels(images, digits), minlength=MODES)
     return {"modes": float((counts > 0).sum()), "kl": kl_to_uniform(counts)}

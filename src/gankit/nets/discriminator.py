@@ -78,17 +78,20 @@ class HeadedDiscriminator(nn.Module):
         )
         self.classes = classes
         width = feature_dim + (minibatch.kernels if minibatch else 0)
+        self.head_width = width
         self.head = WeightNormLinear(width, classes, learn_scale=True) if weight_norm else nn.Linear(width, classes)
 
     def features(self, x: Tensor) -> Tensor:
         raise NotImplementedError
 
+    def head_input(self, x: Tensor) -> Tensor:
+        """What the head reads, N×head_width: the features, and minibatch discrimination's when D has it."""
+        f = self.features(x)
+        return self.minibatch(f) if self.minibatch is not None else f
+
     def class_logits(self, x: Tensor) -> Tensor:
         """The head's output, N×classes: the K class logits of a semi-supervised D."""
-        f = self.features(x)
-        if self.minibatch is not None:
-            f = self.minibatch(f)
-        return self.head(f)
+        return self.head(self.head_input(x))
 
     def forward(self, x: Tensor) -> Tensor:
         """The GAN logit per example (N): log Σₖ exp(lₖ) against the fake class's fixed 0 when K > 1."""

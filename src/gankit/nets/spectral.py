@@ -1,7 +1,8 @@
 """Spectral normalisation (Miyato et al. 2018, SNGAN): every weight divided by its largest singular value.
 
 Why a pass over a built net rather than a layer kind: it applies to any net (MLP, DCGAN, ResNet) and
-to every linear and conv layer in it, the head included, without touching the nets' code. For an
+to every linear and conv layer in it, the head included, without touching the nets' code, and to
+the projection D's class embedding (as Miyato & Koyama's released code does, `SNEmbedID`). For an
 MLP D of 1-Lipschitz activations (ReLU, leaky ReLU) that bounds D's Lipschitz constant by 1; batch
 norm or minibatch discrimination in D are outside that bound, and a conv weight is taken as the
 out × (in·k·k) matrix, as the paper does, which is not the conv's operator norm (the paper's
@@ -21,9 +22,9 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 
 def spectral_normalise(net: nn.Module, seed: int) -> nn.Module:
-    """Put spectral normalisation on every linear and conv layer of `net` (in place); returns it.
+    """Put spectral normalisation on every linear, conv and embedding layer of `net` (in place); returns it.
     Minibatch discrimination's tensor and weight-normalised layers are not linear layers: left."""
-    layers = [m for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d))]
+    layers = [m for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d, nn.Embedding))]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         for layer in layers:

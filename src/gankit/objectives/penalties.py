@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from gankit.nets.conditional import judged
 from gankit.techniques.base import DContext, Technique
 
 
@@ -30,7 +31,7 @@ class GradientPenalty(Technique):
         shape = (ctx.real.shape[0] // pack,) + (1,) * (ctx.real.dim() - 1)
         eps = ctx.draw(*shape).to(ctx.real.dtype).repeat_interleave(pack, dim=0)
         mixed = (eps * ctx.real + (1 - eps) * ctx.fake).requires_grad_(True)
-        out = ctx.d(mixed)
+        out = judged(ctx.d, mixed, ctx.labels)
         (grad,) = torch.autograd.grad(out.sum(), mixed, create_graph=True)
         norms = per_output(grad, out).norm(2, dim=1)
         return {"penalty": self.weight * (norms - 1).pow(2).mean()}
@@ -50,7 +51,7 @@ class ZeroCentredPenalty(Technique):
         if ctx.step % self.every:
             return {}
         x = (ctx.real if self.name == "r1" else ctx.fake).detach().requires_grad_(True)
-        out = ctx.d(x).float()
+        out = judged(ctx.d, x, ctx.labels).float()
         (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
         return {"penalty": self.every * self.gamma / 2 * per_output(grad, out).pow(2).sum(dim=1).mean()}
 

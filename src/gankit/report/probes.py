@@ -21,6 +21,7 @@ from gankit.errors import UserError
 from gankit.files import atomic_write_text
 from gankit.metrics.evaluator import Evaluator
 from gankit.metrics.modes import mode_coverage
+from gankit.nets.latent import evaluation_labels
 from gankit.report import plots, spread_evenly
 from gankit.techniques.base import TechniqueSet
 
@@ -140,37 +141,60 @@ class Figure1Probe:
 
 class SampleGridProbe:
     """A grid of images from the same 64 latent codes at every evaluation (`samples/step-N.png`),
-    and once, for comparison, a grid of real images (`samples/real.png`)."""
+    and once, for comparison, a grid of real images (`samples/real.png`).
 
-    samples = 64
+    A class-conditional G's grid has a column per class, `rows` samples of each (sample i is of
+    class i mod K, see `evaluation_labels`), and the real grid beside it the same columns of real
+    images: whether G draws each class, and each class varied, shows at a glance. With more than
+    `MAX_CLASS_COLUMNS` classes (Stacked MNIST's 1,000) the grid is the plain one."""
 
-    def __init__(self, source: ImageSource, folder: Path, seed: int) -> None:
+    MAX_CLASS_COLUMNS = 20
+    rows = 8
+
+    def __init__(self, source: ImageSource, folder: Path, seed: int, classes: int = 0) -> None:
         self.source = source
         self.folder = folder
+        self.columns = classes if 2 <= classes <= self.MAX_CLASS_COLUMNS else 8
+        self.samples = self.rows * self.columns
         real = folder / "real.png"
         if not real.exists():
-            images = source.sample(self.samples, torch.Generator().manual_seed(seed))
-            plots.image_grid(real, source.to_uint8(images).cpu().numpy())
+            generator = torch.Generator().manual_seed(seed)
+            if self.columns == classes:
+                images = self._by_class(source, classes, generator)
+            else:
+                images = source.sample(self.samples, generator)
+            plots.image_grid(real, source.to_uint8(images).cpu().numpy(), columns=self.columns)
+
+    def _by_class(self, source: ImageSource, classes: int, generator: torch.Generator) -> Tensor:
+        """`rows` real images of each class, in the order of G's grid (image i of class i mod K)."""
+        picks = [torch.nonzero(source.labels == c).flatten() for c in range(classes)]
+        picks = [p[torch.randint(len(p), (self.rows,), generator=generator)] for p in picks]
+        index = torch.stack(picks, dim=1).flatten()  # row-major: row r holds the r-th image of each class
+        return source.to_pixels(source.images[index.to(source.images.device)])
 
     def evaluate(self, step: int, fake: Tensor, d: nn.Module) -> ProbeResult:
         path = self.folder / f"step-{step:08d}.png"
-        plots.image_grid(path, self.source.to_uint8(fake[: self.samples]).numpy())
+        plots.image_grid(path, self.source.to_uint8(fake[: self.samples]).numpy(), columns=self.columns)
         return ProbeResult(images={"samples": path})
 
 
 class MetricsProbe:
     """The image metrics of `log.metrics` (FID, KID, ... via the Evaluator) on the first
     `samples` generated images, logged like every other evaluation metric; with `modes`, collapse
-    alerts as on the toy mixtures."""
+    alerts as on the toy mixtures. A class-conditional G's samples are of every class in turn
+    (`evaluation_labels`), which `label_accuracy` checks them against."""
 
-    def __init__(self, evaluator: Evaluator, source: ImageSource, samples: int, alarm: CollapseAlarm) -> None:
+    def __init__(
+        self, evaluator: Evaluator, source: ImageSource, samples: int, alarm: CollapseAlarm, classes: int = 0
+    ) -> None:
         self.evaluator = evaluator
         self.source = source
         self.samples = samples
         self.alarm = alarm
+        self.labels = evaluation_labels(samples, classes)
 
     def evaluate(self, step: int, fake: Tensor, d: nn.Module) -> ProbeResult:
-        result = ProbeResult(metrics=self.evaluator(self.source.to_uint8(fake[: self.samples])))
+        result = ProbeResult(metrics=self.evaluator(self.source.to_uint8(fake[: self.samples]), self.labels))
         if "modes" in result.metrics:
             result.events = self.alarm.check(step, result.metrics["modes"], self.evaluator.modes_total)
         return result
@@ -201,17 +225,20 @@ def build_probes(
     evaluator: Evaluator | None = None,
     metric_samples: int = 0,
     techniques: TechniqueSet | None = None,
+    classes: int = 0,
 ) -> list[Probe]:
     """The probes that make sense for this data: modes for mixtures, pictures by kind of data,
     the configured image metrics and what the techniques report. `samples` is how many generated
-    points the point-cloud probes judge, `metric_samples` how many images the metrics do."""
+    points the point-cloud probes judge, `metric_samples` how many images the metrics do; `classes`
+    K > 0, a class-conditional G's (whose grid has a column per class)."""
     probes: list[Probe] = [TechniqueProbe(techniques)] if techniques is not None else []
     folder = run_dir / "samples"
     folder.mkdir(exist_ok=True)
     if isinstance(source, ImageSource):
-        probes.append(SampleGridProbe(source, folder, seed))
+        probes.append(SampleGridProbe(source, folder, seed, classes))
         if evaluator is not None:
-            probes.append(MetricsProbe(evaluator, source, metric_samples, CollapseAlarm(collapse_drop, history)))
+            alarm = CollapseAlarm(collapse_drop, history)
+            probes.append(MetricsProbe(evaluator, source, metric_samples, alarm, classes))
     if isinstance(source, GaussianMixture) and len(source.centres) > 1:
         probes.append(ModeProbe(source, collapse_drop, history, samples))
     if source.shape == (2,):

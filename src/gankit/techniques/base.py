@@ -24,7 +24,10 @@ class DContext:
     `pick(n)` this rank's share of a global batch of indices into n items, without replacement
     up to n (cycling past it); `d_input(x)` is what every technique's `d_input` makes of a batch
     at this step, for a hook that shows D a batch of its own (the labelled images), so that
-    batch reaches D as `real` and `fake` do (with instance noise, noisy)."""
+    batch reaches D as `real` and `fake` do (with instance noise, noisy). `labels` are the class
+    labels of `real` and of `fake` alike in a class-conditional run (G made each fake for the label
+    of the real example beside it, so interpolates between them keep it), None otherwise: judge a
+    batch of these with `gankit.nets.conditional.judged(ctx.d, x, ctx.labels)`."""
 
     d: nn.Module
     real: Tensor
@@ -34,6 +37,7 @@ class DContext:
     pick: Callable[[int], Tensor]
     d_input: Callable[[Tensor], Tensor]
     step: int
+    labels: Tensor | None = None
 
 
 @dataclass

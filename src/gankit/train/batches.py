@@ -1,4 +1,4 @@
-"""The random stream of a run: real batches, latent codes and per-example noise.
+"""The random stream of a run: real batches, latent codes, class labels and per-example noise.
 
 Every rank draws the *global* batch from one generator with a shared seed and keeps its own slice.
 Ranks therefore see disjoint examples, and the union of their batches is exactly the batch a
@@ -12,9 +12,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from gankit.data.source import DataSource
+from gankit.data.source import DataSource, LabelledSource
 from gankit.errors import UserError
-from gankit.nets.latent import draw_latent
+from gankit.nets.latent import draw_labels, draw_latent, with_labels
 
 
 def cycled_permutation(uniforms: Tensor, size: int) -> Tensor:
@@ -45,7 +45,9 @@ class BatchStream:
         device: torch.device,
         z_dim: int,
         z_dist: str,
+        classes: int = 0,
     ) -> None:
+        """`classes` K > 0: a class-conditional run, whose batches carry labels."""
         check_batch_split(global_batch, world_size)
         self.global_batch = global_batch
         self.local = global_batch // world_size
@@ -53,6 +55,7 @@ class BatchStream:
         self.device = device
         self.z_dim = z_dim
         self.z_dist = z_dist
+        self.classes = classes
         self.generator = torch.Generator().manual_seed(seed)
 
     def _mine(self, full: Tensor) -> Tensor:
@@ -61,8 +64,22 @@ class BatchStream:
     def real(self, source: DataSource) -> Tensor:
         return self._mine(source.sample(self.global_batch, self.generator))
 
-    def latent(self) -> Tensor:
-        return self._mine(draw_latent(self.global_batch, self.z_dim, self.z_dist, self.generator))
+    def real_labelled(self, source: LabelledSource) -> tuple[Tensor, Tensor | None]:
+        """A real batch and, in a class-conditional run, its labels (None in an unconditional one,
+        which draws just what `real` draws)."""
+        if not self.classes:
+            return self.real(source), None
+        images, labels = source.sample_labelled(self.global_batch, self.generator)
+        return self._mine(images), self._mine(labels)
+
+    def labels(self) -> Tensor | None:
+        """Labels for G's own update, uniform over the classes (None in an unconditional run)."""
+        return self._mine(draw_labels(self.global_batch, self.classes, self.generator)) if self.classes else None
+
+    def latent(self, labels: Tensor | None = None) -> Tensor:
+        """G's input: latent codes, each followed by its label's one-hot when `labels` are given."""
+        z = self._mine(draw_latent(self.global_batch, self.z_dim, self.z_dist, self.generator))
+        return with_labels(z, labels, self.classes)
 
     def uniform(self, *per_example_shape: int) -> Tensor:
         """U(0, 1) noise of shape (local batch, *per_example_shape[1:]) — the first entry is the batch."""

@@ -10,6 +10,11 @@ released pylearn2 code): one batch of G(z), both losses from the same D outputs,
 stepped from gradients taken at the same point. The 2014 MNIST recipe needs the second: with the
 same nets and optimizers, alternating updates collapsed to a single image within 1,000-3,000 steps
 in every variant we tried, simultaneous ones gave varied digits (issue 3 notes).
+
+A class-conditional run (`model.conditional`) carries labels beside the batches: in a D update, G
+makes each fake for the label of the real example beside it, so real and fake batches share one
+label vector (and the gradient penalty's interpolates keep their label); G's own update draws
+uniform labels. An unconditional run's labels are None, and its nets are called without them.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from gankit.data.source import DataSource
+from gankit.nets.conditional import judged
 from gankit.objectives.losses import Objective
 from gankit.techniques.base import DContext, GContext, TechniqueSet
 from gankit.tensors import tensors_under
@@ -67,16 +73,21 @@ class Trainer:
         """`x` as D sees it at this step, after every technique's `d_input` (instance noise)."""
         return self.techniques.d_input(x, self.step)
 
-    def _judge(self, x: Tensor) -> Tensor:
+    def _judge(self, x: Tensor, labels: Tensor | None) -> Tensor:
         """D's outputs in float32, whatever precision D computed in: losses are taken in float32."""
-        return self.d(x).float()
+        return judged(self.d, x, labels).float()
 
-    def _d_terms(self, real: Tensor, fake: Tensor, real_out: Tensor, fake_out: Tensor) -> dict[str, Tensor]:
+    def _d_terms(
+        self, real: Tensor, fake: Tensor, labels: Tensor | None, real_out: Tensor, fake_out: Tensor
+    ) -> dict[str, Tensor]:
         """D's loss terms: the objective's and each technique's (`fake` carries no graph into G)."""
-        ctx = DContext(self.d, real, fake, real_out, self.batches.uniform, self.batches.pick, self._d_input, self.step)
+        ctx = DContext(self.d, real, fake, real_out, self.batches.uniform, self.batches.pick, self._d_input,
+                       self.step, labels)
         return {"loss": self.objective.d_loss(real_out, fake_out), **self.techniques.d_terms(ctx)}
 
-    def _g_terms(self, fake: Tensor, fake_out: Tensor | None = None, real_out: Tensor | None = None) -> dict[str, Tensor]:
+    def _g_terms(
+        self, fake: Tensor, labels: Tensor | None, fake_out: Tensor | None = None, real_out: Tensor | None = None
+    ) -> dict[str, Tensor]:
         """G's loss terms: the objective's, unless a technique replaces it, and each technique's.
         `fake` is G's batch as D sees it, after `d_input`, like the real batch of the D step.
         `fake_out`, D's outputs on it, is judged here when not given, and only when the objective's
@@ -86,7 +97,7 @@ class Trainer:
         own = {}
         if not self.techniques.replaces_g_loss:
             own["loss"] = self.objective.generator_loss(
-                self._judge(fake) if fake_out is None else fake_out,
+                self._judge(fake, labels) if fake_out is None else fake_out,
                 lambda: self._judge_real() if real_out is None else real_out,
             )
         return {**own, **self.techniques.g_terms(ctx)}
@@ -94,7 +105,8 @@ class Trainer:
     @torch.no_grad()
     def _judge_real(self) -> Tensor:
         """D's outputs on a fresh real batch, as D sees it (G's gradient never flows through them)."""
-        return self._judge(self._d_input(self.batches.real(self.source)))
+        real, labels = self.batches.real_labelled(self.source)
+        return self._judge(self._d_input(real), labels)
 
     def _d_stats(self, terms: dict[str, Tensor], real_out: Tensor, fake_out: Tensor) -> dict[str, Tensor]:
         return {
@@ -105,20 +117,22 @@ class Trainer:
 
     def _d_update(self) -> dict[str, Tensor]:
         with self.fast.autocast():
-            real = self._d_input(self.batches.real(self.source))
+            real, labels = self.batches.real_labelled(self.source)
+            real = self._d_input(real)
             with torch.no_grad():
-                fake = self.g(self.batches.latent())
+                fake = self.g(self.batches.latent(labels))
             fake = self._d_input(fake)
-            real_out, fake_out = self._judge(real), self._judge(fake)
-            terms = self._d_terms(real, fake, real_out, fake_out)
+            real_out, fake_out = self._judge(real, labels), self._judge(fake, labels)
+            terms = self._d_terms(real, fake, labels, real_out, fake_out)
         self._descend(self.opt_d, self.d, sum(terms.values()))
         self.techniques.after_d_step(self.d, self.step)
         return self._d_stats(terms, real_out, fake_out)
 
     def _g_update(self) -> dict[str, Tensor]:
         with self.fast.autocast():
-            fake = self._d_input(self.g(self.batches.latent()))
-            terms = self._g_terms(fake)
+            labels = self.batches.labels()
+            fake = self._d_input(self.g(self.batches.latent(labels)))
+            terms = self._g_terms(fake, labels)
         self._descend(self.opt_g, self.g, sum(terms.values()))
         self.techniques.after_g_step(self.g, self.step)
         return {f"g/{k}": v.detach() for k, v in terms.items()}
@@ -127,11 +141,12 @@ class Trainer:
         """Both players from one forward pass: each loss differentiated w.r.t. its own player only."""
         self.d.requires_grad_(True)
         with self.fast.autocast():
-            real = self._d_input(self.batches.real(self.source))
-            fake = self._d_input(self.g(self.batches.latent()))
-            real_out, fake_out = self._judge(real), self._judge(fake)
-            d_terms = self._d_terms(real, fake.detach(), real_out, fake_out)
-            g_terms = self._g_terms(fake, fake_out, real_out.detach())
+            real, labels = self.batches.real_labelled(self.source)
+            real = self._d_input(real)
+            fake = self._d_input(self.g(self.batches.latent(labels)))
+            real_out, fake_out = self._judge(real, labels), self._judge(fake, labels)
+            d_terms = self._d_terms(real, fake.detach(), labels, real_out, fake_out)
+            g_terms = self._g_terms(fake, labels, fake_out, real_out.detach())
         self._set_grads(self.d, sum(d_terms.values()), retain_graph=True)
         self._set_grads(self.g, sum(g_terms.values()))
         for opt, net in ((self.opt_d, self.d), (self.opt_g, self.g)):
