@@ -12,6 +12,9 @@ What it measures:
   Improved-GAN ablation measures it, and for the conditional preset `label_accuracy`, the share of
   its samples (of every class in turn) that the same classifier puts in the class asked for.
 - mnist: `dcgan-mnist` and `cgan-mnist`, measured alike in the MNIST classifier's space.
+- stacked-conditional: `cgan-stacked-mnist` (DCGAN told each image's mode), scored as the stacked
+  part, with its `label_accuracy` (its samples are drawn for every mode in turn). The labels are
+  the supervision of what is measured: a block of its own, beside the stacked part's DCGAN row.
 
 Goals (issue 25): Stacked MNIST ≥ 990 modes with KL ≤ 0.1 (PacGAN's PacDCGAN2 row: 1,000 / 0.06);
 Fashion-MNIST FID at least 25% below `dcgan-fashion` at the same step budget. The blocks say whether
@@ -51,6 +54,7 @@ from sweep_runs import (
 
 PARTS = {
     "stacked": ["dcgan-stacked-mnist", "pacgan-stacked-mnist", "r3gan-stacked-mnist"],
+    "stacked-conditional": ["cgan-stacked-mnist"],
     "fashion": ["dcgan-fashion", "sngan-fashion", "cgan-fashion"],
     "mnist": ["dcgan-mnist", "cgan-mnist"],
 }
@@ -72,13 +76,13 @@ def preset_overrides(preset: str) -> list[str]:
 def variant(preset: str, sets: list[str]) -> list[str]:
     """The preset's sections, then the part's own overrides again (its sections would undo them),
     and a class-conditional preset's check of its labels."""
-    conditional = "conditional" in load_preset(preset)["model"]
+    conditional = "conditional" in load_preset(preset)["model"] and any(s.startswith("log.metrics=") for s in sets)
     return [*preset_overrides(preset), *sets, *(["log.metrics=[fid, label_accuracy]"] if conditional else [])]
 
 
 def part_sets(part: str, steps: int | None) -> list[str]:
     """What every run of a part shares: its metrics and, in a smoke run, its budget."""
-    metrics = [] if part == "stacked" else [
+    metrics = [] if part.startswith("stacked") else [
         "log.metrics=[fid]", f"log.features={FEATURES[part]}", "log.metrics_samples=5000"]
     return [*metrics, *([] if steps is None else [f"train.steps={steps}"])]
 
@@ -93,21 +97,28 @@ def part_spec(part: str, seeds: list[int], steps: int | None) -> dict:
     return {
         "base": {"preset": base, "set": sets},
         "space": {"set": {"choices": [[]] + [variant(p, sets) for p in others]}}, "seeds": seeds,
-        "metric": {"name": "modes" if part == "stacked" else "fid", "direction": "maximize" if part == "stacked" else "minimize"},
+        "metric": {"name": "modes", "direction": "maximize"} if part.startswith("stacked") else
+                  {"name": "fid", "direction": "minimize"},
         "sampler": {"name": "grid"},
     }
 
 
 def stacked_table(runs: dict[str, list[Run]]) -> str:
     lines = ["| preset | seeds | modes of 1,000: mean (min–max) | KL: mean (min–max) | ≥ 990 modes and KL ≤ 0.1 "
-             "| diverged | CPU s per run (mean) |", "|---|---|---|---|---|---|---|"]
+             "| label accuracy: mean (min–max) | diverged | CPU s per run (mean) |", "|---|---|---|---|---|---|---|---|"]
     for preset, found in runs.items():
         modes, kl = [r.final["modes"] for r in found], [r.final["kl"] for r in found]
         reached = sum(m >= MODES_GOAL and k <= KL_GOAL for m, k in zip(modes, kl))
         lines.append(f"| `{preset}` | {len(found)} | {centre_and_range(modes, '.0f')} | {centre_and_range(kl, '.3f')} "
-                     f"| {reached} of {len(found)} | {sum(r.diverged for r in found)} "
+                     f"| {reached} of {len(found)} | {_label_accuracy(found)} | {sum(r.diverged for r in found)} "
                      f"| {statistics.fmean(r.cpu_s for r in found):.0f} |")
     return "\n".join(lines) + "\n"
+
+
+def _label_accuracy(runs: list[Run]) -> str:
+    """A conditional preset's label accuracy over its seeds ("–" for an unconditional one)."""
+    accuracy = [r.final["label_accuracy"] for r in runs if "label_accuracy" in r.final]
+    return centre_and_range(accuracy, ".3f") if accuracy else "–"
 
 
 def fid_table(part: str, runs: dict[str, list[Run]]) -> str:
@@ -119,9 +130,8 @@ def fid_table(part: str, runs: dict[str, list[Run]]) -> str:
     for preset, found in runs.items():
         fid = [r.final["fid"] for r in found]
         change = statistics.fmean(fid) / baseline - 1
-        accuracy = [r.final["label_accuracy"] for r in found if "label_accuracy" in r.final]
         lines.append(f"| `{preset}` | {len(found)} | {centre_and_range(fid, '.1f')} | {100 * change:+.0f}% | "
-                     f"{'yes' if change <= -FID_GOAL else 'no'} | {centre_and_range(accuracy, '.3f') if accuracy else '–'} "
+                     f"{'yes' if change <= -FID_GOAL else 'no'} | {_label_accuracy(found)} "
                      f"| {sum(r.diverged for r in found)} | {statistics.fmean(r.cpu_s for r in found):.0f} |")
     return "\n".join(lines) + "\n"
 
@@ -149,15 +159,16 @@ def main() -> int:
             by_variant = runs_by_point(trials, args.seeds, "set")
             sets = part_sets(part, args.steps)
             runs = {p: by_variant[tuple(variant(p, sets)) if i else ()] for i, p in enumerate(PARTS[part])}
-            table = stacked_table(runs) if part == "stacked" else fid_table(part, runs)
+            table = stacked_table(runs) if part.startswith("stacked") else fid_table(part, runs)
             title = {"stacked": "Stacked MNIST: 1,000 modes", "fashion": "Fashion-MNIST FID at DCGAN's step budget",
-                     "mnist": "MNIST FID at DCGAN's step budget"}[part]
+                     "mnist": "MNIST FID at DCGAN's step budget",
+                     "stacked-conditional": "Stacked MNIST, a G told each image's mode"}[part]
             text = (
                 f"## Stabilisers: {title} (`benchmarks/stabilisers.py --parts {part}`)\n\n"
                 f"Made by `{this_command()}` on {time.strftime('%Y-%m-%d')}; machine: {machine}; "
                 f"{minutes:.0f} min in all. Presets:\n\n"
                 + "".join(f"- {budget(p, args.steps)}\n" for p in PARTS[part]) + "\n" + table
-                + ("\n" + PUBLISHED + "\n" if part == "stacked" else "")
+                + ("\n" + PUBLISHED + "\n" if part.startswith("stacked") else "")
             )
             if write:
                 write_block(f"stabilisers-{part}", text)

@@ -211,11 +211,13 @@ def test_an_unconditional_run_refuses_a_class_to_sample(trained_run, cli, tmp_pa
     assert code == 2 and "not class-conditional" in err
 
 
-def test_a_conditional_preset_trains_from_the_cli(tmp_path, cli, monkeypatch):
-    write_idx_set(tmp_path / "data" / "mnist")
+@pytest.mark.parametrize("preset", ["cgan-mnist", "cgan-fashion"])
+def test_a_conditional_preset_trains_from_the_cli(tmp_path, cli, monkeypatch, preset):
+    for name in ("mnist", "fashion-mnist"):
+        write_idx_set(tmp_path / "data" / name)
     monkeypatch.setenv("GANKIT_DATA", str(tmp_path / "data"))
     small = ["train.steps=2", "train.batch_size=8", "model.g.width=8", "model.d.width=8"]
-    code, _, err = cli("train", "--preset", "cgan-mnist", "--out", tmp_path / "run", *[a for s in small for a in ("--set", s)])
+    code, _, err = cli("train", "--preset", preset, "--out", tmp_path / "run", *[a for s in small for a in ("--set", s)])
     assert code == 0, err
     assert checkpoint.list_steps(tmp_path / "run") == [2]
 

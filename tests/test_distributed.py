@@ -48,8 +48,10 @@ SSL_DIGITS = set_args(
         ["--preset", "toy-grid25", *tiny_args("objective.name=wgan-gp")],
         ["--preset", "dcgan-fashion", *DIGITS_DCGAN, "--set", "train.ema=0.9"],
         ["--preset", "ssl-mnist-100", *SSL_DIGITS],
+        # Labels drawn for the global batch and sliced like the images; the penalty's interpolates keep theirs.
+        ["--preset", "dcgan-fashion", *DIGITS_DCGAN, *set_args("model.conditional={classes: 10}", "objective.name=wgan-gp")],
     ],
-    ids=["ns-ema", "wgan-gp", "dcgan-digits", "ssl-digits"],
+    ids=["ns-ema", "wgan-gp", "dcgan-digits", "ssl-digits", "conditional-gp"],
 )
 def test_two_ranks_match_one_process(tmp_path, args):
     args = ["train", *args]
