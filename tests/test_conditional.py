@@ -184,10 +184,31 @@ def test_a_conditional_run_trains_resumes_exactly_and_samples_one_class(tmp_path
     assert other[0] == 0
     assert not np.allclose(three, np.load(tmp_path / "four.npy"))  # same codes, another class
 
-    code, _, err = cli("sample", straight, "-n", 6, "--class", 10, "--out", tmp_path / "ten.npy")
-    assert code == 2 and "classes are 0-9" in err
+    for wrong in (10, -1):
+        code, _, err = cli("sample", straight, "-n", 6, "--class", wrong, "--out", tmp_path / "wrong.npy")
+        assert code == 2 and "classes are 0-9" in err
     code, _, err = cli("eval", straight, "--metrics", "label_accuracy", "-n", 40, "--out", tmp_path / "e.json")
     assert code == 0, err
+
+    # G's grid, like the real one, has a column per class: 10 images of 8 pixels and their borders
+    grids = [Image.open(p) for p in sorted((straight / "samples").glob("*.png"))]
+    assert {grid.size[0] for grid in grids} == {(2 + 10 * 10) * (256 // 102)}
+
+
+def test_label_accuracy_is_for_a_conditional_run_judged_by_its_own_data(tmp_path, cli):
+    plain = tmp_path / "plain"
+    assert cli("train", "--preset", "dcgan-fashion", "--out", plain, *digits_args("train.steps=2"))[0] == 0
+    code, _, err = cli("eval", plain, "--metrics", "label_accuracy", "-n", 20, "--out", tmp_path / "e.json")
+    assert code == 2 and "is not such a run" in err
+    run = tmp_path / "conditional"
+    assert cli("train", "--preset", "dcgan-fashion", "--out", run, *digits_args(CONDITIONAL, "train.steps=2"))[0] == 0
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for i in range(4):
+        Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(folder / f"{i}.png")
+    code, _, err = cli("eval", run, "--metrics", "label_accuracy", "-n", 20, "--against", folder,
+                       "--out", tmp_path / "e.json")
+    assert code == 2 and "would judge them by folder's" in err
 
 
 def test_the_report_s_grids_have_a_column_per_class(tmp_path):
@@ -231,15 +252,18 @@ def test_what_cannot_condition_on_labels_is_refused_in_one_line(tmp_path, cli):
     assert "techniques.semi_supervised does not combine" in _refusal("ssl-mnist-100", CONDITIONAL)
     assert "label_accuracy" in _refusal("dcgan-fashion", "log.metrics=[label_accuracy]")
     assert "model.conditional.classes" in _refusal("dcgan-fashion", "model.conditional={classes: 1}")
+    assert "G would not learn its classes" in _refusal("dcgan-fashion", CONDITIONAL, "techniques.feature_matching={}")
+    assert "layer: features" in _refusal(
+        "dcgan-fashion", CONDITIONAL, "techniques.feature_matching={replace_g_loss: false, layer: trunk.0}")
+    assert "label's one-hot" in _refusal("mlp-digits", CONDITIONAL, "model.g.input_noise=0.1")
+    assert "has no labels" in _refusal("dcgan-fashion", CONDITIONAL, "data={name: celeba}")
 
-    five = digits_args("model.conditional={classes: 5}")
-    code, _, err = cli("train", "--preset", "dcgan-fashion", "--out", tmp_path / "five", *five)
-    assert code == 2 and "set model.conditional.classes=10" in err
-    assert not (tmp_path / "five").exists()
-    folder = tmp_path / "pictures"
-    folder.mkdir()
-    for i in range(4):
-        Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(folder / f"{i}.png")
-    code, _, err = cli("train", "--preset", "dcgan-fashion", "--out", tmp_path / "folder",
-                       *digits_args(f"data={{name: folder, path: {folder}, resolution: 8, channels: 1}}", CONDITIONAL))
-    assert code == 2 and "needs a data set with labels" in err
+    for classes, message in ((5, "has label 5: its labels must be 0-4"), (12, "no image of class 10, 11")):
+        wrong = digits_args(f"model.conditional={{classes: {classes}}}")
+        code, _, err = cli("train", "--preset", "dcgan-fashion", "--out", tmp_path / "wrong", *wrong)
+        assert code == 2 and message in err, err
+        assert not (tmp_path / "wrong").exists()
+    source = ImageSource(torch.zeros(4, 1, 8, 8, dtype=torch.uint8), None, (-1.0, 1.0))  # a benchmark's own data
+    with pytest.raises(UserError, match="needs a data set with labels"):
+        build_trainer(build_config(load_preset("dcgan-fashion"), ["data.name=digits", CONDITIONAL]),
+                      Distributed(), torch.device("cpu"), source)

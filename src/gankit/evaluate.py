@@ -59,6 +59,16 @@ class EvalRequest:
     cache: Path | None = None
 
 
+def _check_labelled(req: EvalRequest, run: RunGenerator | None, data_cfg: DataConfig) -> None:
+    """Metric `label_accuracy` needs a class-conditional run, judged by its own data's classifier."""
+    if run is None or not run.cfg.model.label_classes:
+        raise UserError(f"metric 'label_accuracy' checks a class-conditional run's samples against the classes they "
+                        f"were drawn for; {req.source} is not such a run")
+    if data_cfg.name != run.cfg.data.name:
+        raise UserError(f"metric 'label_accuracy' judges the run's classes by {run.cfg.data.name}'s classifier; "
+                        f"--against {req.against} would judge them by {data_cfg.name}'s (leave --against out)")
+
+
 def run_eval(req: EvalRequest) -> dict[str, Any]:
     """Evaluate as `req` asks; returns the JSON record (also written to its file)."""
     if req.n < 2:
@@ -90,6 +100,8 @@ def run_eval(req: EvalRequest) -> dict[str, Any]:
         fake = in_random_order(images, req.seed)[: req.n]
 
     metrics = req.metrics or (["modes"] if reference.stacked else list(default_metrics()))
+    if "label_accuracy" in metrics:
+        _check_labelled(req, run, data_cfg)
     if "is" in metrics and len(fake) < IS_SPLITS:
         more = "raise -n" if run is not None or len(images) > len(fake) else f"the folder holds only {len(images)}"
         raise UserError(f"the Inception Score (metric is) averages over {IS_SPLITS} splits of the generated images "

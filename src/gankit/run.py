@@ -160,10 +160,16 @@ def check_labels(model: ModelConfig, source: DataSource) -> None:
     if labels is None or not len(labels):
         raise UserError("model.conditional needs a data set with labels (mnist, fashion-mnist, digits, cifar10, "
                         "svhn, stacked-mnist); this one has none")
-    found = int(labels.max()) + 1
-    if found != model.conditional.classes or int(labels.min()) < 0:
-        raise UserError(f"model.conditional.classes={model.conditional.classes}, but the data set's labels are "
-                        f"0-{found - 1} ({found} classes): set model.conditional.classes={found}")
+    classes = model.conditional.classes
+    outside = labels[(labels < 0) | (labels >= classes)]
+    if len(outside):
+        raise UserError(f"model.conditional.classes={classes}, but the data set has label {int(outside[0])}: "
+                        f"its labels must be 0-{classes - 1} (set model.conditional.classes to its count of classes)")
+    empty = [c for c, n in enumerate(torch.bincount(labels, minlength=classes).tolist()) if n == 0]
+    if empty:
+        shown = ", ".join(map(str, empty[:5])) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")
+        raise UserError(f"model.conditional.classes={classes}, but the data set has no image of class {shown}: "
+                        "G could not learn to draw it (use more of the data, or fewer classes)")
 
 
 def build_run_evaluator(cfg: RunConfig, source: DataSource, device: torch.device) -> Evaluator | None:
@@ -194,7 +200,7 @@ def generate(
 def check_made_by(ckpt: checkpoint.Checkpoint, cfg: RunConfig, run_dir: Path) -> None:
     """Refuse a checkpoint that another training configuration made (an edited config.yaml): the
     nets built from `cfg` would not be the ones it holds."""
-    if ckpt.state.get("fingerprint") != cfg.fingerprint(ckpt.state.get("config_version", 1)):
+    if ckpt.state.get("fingerprint") not in cfg.fingerprints(ckpt.state.get("config_version", 1)):
         raise UserError(f"checkpoint {ckpt.path} was made with another configuration than {run_dir / 'config.yaml'} "
                         f"(after a run is made only {', '.join(RESUMABLE_CHANGES)} may change)")
 

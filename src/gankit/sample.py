@@ -41,7 +41,7 @@ class RunGenerator:
 
     def generate(self, n: int, seed: int, label: int | None = None) -> torch.Tensor:
         """n samples from the latent codes of `seed`; a class-conditional G's of class `label`, or
-        of every class in turn. A label an unconditional G, or no class, has is refused."""
+        of every class in turn. A `label` is refused for an unconditional G, and outside 0 ... K − 1."""
         classes = self.cfg.model.label_classes
         if label is not None and not classes:
             raise UserError("--class: this run is not class-conditional (it has no model.conditional)")
@@ -104,11 +104,10 @@ def sample_run(
     samples = run.generate(n, seed, label)
     title = f"{run_dir.name}, step {run.step}, {n} samples" + ("" if label is None else f" of class {label}")
     if isinstance(run.source, ImageSource):
-        from gankit.report.probes import SampleGridProbe  # matplotlib loads only for pictures
+        from gankit.report.probes import class_columns  # matplotlib loads only for pictures
 
-        classes = run.cfg.model.label_classes
-        by_class = label is None and 2 <= classes <= SampleGridProbe.MAX_CLASS_COLUMNS  # a column per class
-        _write_images(out, samples, run.source, overwrite, classes if by_class else max(1, round(n**0.5)))
+        by_class = class_columns(run.cfg.model.label_classes) if label is None else None
+        _write_images(out, samples, run.source, overwrite, by_class or max(1, round(n**0.5)))
     else:
         _write_points(out, samples.numpy(), run.source, title)
     return out

@@ -111,6 +111,7 @@ class _ImageData(_Strict):
 
 
 PIXEL_RANGES = {(-1.0, 1.0): "tanh", (0.0, 1.0): "sigmoid"}  # range -> G output that matches it
+UNLABELLED_DATA = ("folder", "celeba")  # image data sets without a class per image
 
 
 class IDXData(_ImageData):
@@ -688,10 +689,22 @@ class RunConfig(_Strict):
             return self
         if not isinstance(self.data, _ImageData):
             raise ValueError(f"model.conditional needs labelled images; data {self.data.name} is not images")
+        if self.data.name in UNLABELLED_DATA:
+            raise ValueError(f"model.conditional needs labelled images; data {self.data.name} has no labels")
+        matching = self.techniques.feature_matching
+        g_input = ("input_dropout", "input_noise")
         refused = {
             "model.pack": (self.model.pack > 1, "judges several images, of several classes, as one"),
             "techniques.semi_supervised": (self.techniques.semi_supervised is not None,
                                            "makes D a classifier of its own, which the projection D is not"),
+            "techniques.feature_matching.replace_g_loss": (
+                matching is not None and matching.replace_g_loss,
+                "makes G's whole loss D's features without their labels, so G would not learn its classes "
+                "(set replace_g_loss: false to add it to the objective's loss)"),
+            "techniques.feature_matching.layer": (
+                matching is not None and matching.layer != "features", "names a layer of the unconditional D (use layer: features)"),
+            "model.g.input_dropout / input_noise": (
+                any(getattr(self.model.g, key, 0) for key in g_input), "would drop or blur the label's one-hot G is fed"),
         }
         for key, (present, why) in refused.items():
             if present:
@@ -745,7 +758,7 @@ class RunConfig(_Strict):
         versions: only the values that differ from their defaults, with the never-applied settings
         `migrate` reset put back as that gankit validated them."""
         if version >= 2:
-            return _digest(_without_later_defaults(_without_resumable(self.model_dump(mode="json"))))
+            return _digest(_without_resumable(self.model_dump(mode="json")))
         math = _without_resumable(self.model_dump(mode="json", exclude_defaults=True))
         for key, value in self._reset_by_migration.items():
             *sections, name = key.split(".")
@@ -755,24 +768,42 @@ class RunConfig(_Strict):
             node[name] = value
         return _digest(math)
 
+    def fingerprints(self, version: int = CONFIG_VERSION) -> set[str]:
+        """Every fingerprint a checkpoint of config `version` made with this config may have
+        recorded: today's, and for version 2 those of the gankits that had fewer settings
+        (`SETTINGS_ADDED_IN_VERSION_2`), which hashed the config without the ones added after them.
+        A setting is left out only at the default that it was added with, which is the math of
+        the gankit that did not have it, so a setting that changes the math is always hashed."""
+        if version < 2:
+            return {self.fingerprint(version)}
+        values = _without_resumable(self.model_dump(mode="json"))
+        found = {_digest(values)}
+        for added in reversed(SETTINGS_ADDED_IN_VERSION_2):  # back through the gankits of version 2
+            values = _without_defaults_of(values, added)
+            found.add(_digest(values))
+        return found
+
 
 def _digest(values: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
 
 
-# Settings added to the schema after version 2, each with the default that leaves the math as it
-# was before it existed. A version-2 checkpoint saved before one was added hashed a config
-# without it; so a key at this default is left out of the hash, and the run keeps its fingerprint.
-ADDED_AFTER_VERSION_2: dict[str, Any] = {
-    "model.g.spectral_norm": False, "model.d.spectral_norm": False, "model.pack": 1, "model.conditional": None,
-    "techniques.diffaugment": None, "techniques.r1": None, "techniques.r2": None,
-}
+# The settings version 2 of config.yaml gained after it was first released, one entry per gankit
+# release that added some, in order, each setting with the default that is the math of the gankits
+# before it. A run those gankits saved hashed its config without them (`RunConfig.fingerprints`).
+SETTINGS_ADDED_IN_VERSION_2: list[dict[str, Any]] = [
+    {  # the stabilisers (issue 25, 2026-12-07)
+        "model.g.spectral_norm": False, "model.d.spectral_norm": False, "model.pack": 1,
+        "techniques.diffaugment": None, "techniques.r1": None, "techniques.r2": None,
+    },
+    {"model.conditional": None},  # class-conditional GANs (issue 25, 2026-12-07)
+]
 
 
-def _without_later_defaults(values: dict[str, Any]) -> dict[str, Any]:
-    """`values` without the settings of ADDED_AFTER_VERSION_2 that hold their defaults."""
+def _without_defaults_of(values: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """`values` (a config as nested dicts) without those of `settings` that hold their defaults."""
     values = copy.deepcopy(values)
-    for key, default in ADDED_AFTER_VERSION_2.items():
+    for key, default in settings.items():
         *sections, name = key.split(".")
         node = values
         for section in sections:

@@ -55,7 +55,7 @@ class ImageSource:
         return scaled.round().clamp(0, 255).to(torch.uint8)
 
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
-        return self._images_at(torch.randint(len(self.images), (n,), generator=generator))
+        return self.images_at(torch.randint(len(self.images), (n,), generator=generator))
 
     def sample_labelled(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """n images and their labels (on the CPU), the images those `sample` draws from the same
@@ -63,9 +63,10 @@ class ImageSource:
         if self.labels is None:
             raise UserError("this data set has no labels; a class-conditional GAN needs labelled images")
         index = torch.randint(len(self.images), (n,), generator=generator)
-        return self._images_at(index), self.labels[index]
+        return self.images_at(index), self.labels[index]
 
-    def _images_at(self, index: Tensor) -> Tensor:
+    def images_at(self, index: Tensor) -> Tensor:
+        """The images at positions `index`, as float pixels in the configured range."""
         return self.to_pixels(self.images[index.to(self.images.device)])
 
     def move_to(self, device: torch.device, budget_fraction: float = 0.25) -> None:

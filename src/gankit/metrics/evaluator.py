@@ -199,7 +199,8 @@ def build_evaluator(
 ) -> Evaluator:
     """An Evaluator with the networks its metrics need: the feature space (`auto`: Inception when its
     weights are found, else the reference data's own classifier; loaded also for `with_features`)
-    and, for the metrics that need CLASSES (`modes`), the classifier of the reference's classes (MNIST's on Stacked MNIST)."""
+    and, for the metrics that need CLASSES (`modes`, `label_accuracy`), the classifier of the reference's classes
+    (MNIST's on Stacked MNIST)."""
     check_metrics(metrics, reference)  # a clear refusal before any network is looked for
     # Building a network draws its initial weights from torch's global generator, which a run's
     # dropout and noise layers draw from too: loaded in a fork of it, an evaluator built when a run

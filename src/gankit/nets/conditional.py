@@ -18,8 +18,8 @@ from gankit.nets.discriminator import HeadedDiscriminator
 
 class ProjectionDiscriminator(nn.Module):
     """`inner`'s verdict plus the projection of its head's input on the label's embedding. Called
-    without labels it gives the label-free part ψ(φ(x)) alone: what a pass that only reads D's
-    layers needs (the data-dependent init, feature matching on a named layer)."""
+    without labels it gives the label-free part ψ(φ(x)) alone: what a pass that only sets up D's
+    layers needs (the data-dependent init of minibatch discrimination and weight norm)."""
 
     def __init__(self, inner: HeadedDiscriminator, classes: int) -> None:
         super().__init__()

@@ -139,22 +139,30 @@ class Figure1Probe:
         return ProbeResult(images={"figure1": self.png_path})
 
 
+MAX_CLASS_COLUMNS = 20  # the most classes a grid of images gives a column each
+
+
+def class_columns(classes: int) -> int | None:
+    """The columns of a grid of a class-conditional G's samples, one per class (sample i is of
+    class i mod K), or None when there is no class (0) or more than fit a row."""
+    return classes if 2 <= classes <= MAX_CLASS_COLUMNS else None
+
+
 class SampleGridProbe:
     """A grid of images from the same 64 latent codes at every evaluation (`samples/step-N.png`),
     and once, for comparison, a grid of real images (`samples/real.png`).
 
     A class-conditional G's grid has a column per class, `rows` samples of each (sample i is of
     class i mod K, see `evaluation_labels`), and the real grid beside it the same columns of real
-    images: whether G draws each class, and each class varied, shows at a glance. With more than
-    `MAX_CLASS_COLUMNS` classes (Stacked MNIST's 1,000) the grid is the plain one."""
+    images: whether G draws each class, and each class varied, shows at a glance. With more
+    classes than fit a row (`class_columns`; Stacked MNIST's 1,000) the grid is the plain one."""
 
-    MAX_CLASS_COLUMNS = 20
     rows = 8
 
     def __init__(self, source: ImageSource, folder: Path, seed: int, classes: int = 0) -> None:
         self.source = source
         self.folder = folder
-        self.columns = classes if 2 <= classes <= self.MAX_CLASS_COLUMNS else 8
+        self.columns = class_columns(classes) or 8
         self.samples = self.rows * self.columns
         real = folder / "real.png"
         if not real.exists():
@@ -170,7 +178,7 @@ class SampleGridProbe:
         picks = [torch.nonzero(source.labels == c).flatten() for c in range(classes)]
         picks = [p[torch.randint(len(p), (self.rows,), generator=generator)] for p in picks]
         index = torch.stack(picks, dim=1).flatten()  # row-major: row r holds the r-th image of each class
-        return source.to_pixels(source.images[index.to(source.images.device)])
+        return source.images_at(index)
 
     def evaluate(self, step: int, fake: Tensor, d: nn.Module) -> ProbeResult:
         path = self.folder / f"step-{step:08d}.png"

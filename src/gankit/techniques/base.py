@@ -43,10 +43,12 @@ class DContext:
 @dataclass
 class GContext:
     """What a G-step hook may look at: `fake` is G's batch as D sees it, after every `d_input`
-    transform, so it compares with `DContext.real` (instance noise reaches both)."""
+    transform, so it compares with `DContext.real` (instance noise reaches both); `labels`, the
+    classes G made it for in a class-conditional run (None otherwise)."""
 
     d: nn.Module
     fake: Tensor
+    labels: Tensor | None = None
 
 
 class Technique:

@@ -14,7 +14,9 @@ in every variant we tried, simultaneous ones gave varied digits (issue 3 notes).
 A class-conditional run (`model.conditional`) carries labels beside the batches: in a D update, G
 makes each fake for the label of the real example beside it, so real and fake batches share one
 label vector (and the gradient penalty's interpolates keep their label); G's own update draws
-uniform labels. An unconditional run's labels are None, and its nets are called without them.
+uniform labels, and RpGAN's real batch for it has its own, so G's pairs mix classes where D's
+share them. The simultaneous schedule has one batch of G(z) for both players: the real batch's
+labels. An unconditional run's labels are None, and its nets are called without them.
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ class Trainer:
         `fake_out`, D's outputs on it, is judged here when not given, and only when the objective's
         loss is used: feature matching reads D's features instead, so no D pass is wasted. So is
         `real_out`, D's outputs on a real batch, which only a relativistic loss reads."""
-        ctx = GContext(self.d, fake)
+        ctx = GContext(self.d, fake, labels)
         own = {}
         if not self.techniques.replaces_g_loss:
             own["loss"] = self.objective.generator_loss(
