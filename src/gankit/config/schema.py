@@ -702,7 +702,8 @@ class RunConfig(_Strict):
                 "makes G's whole loss D's features without their labels, so G would not learn its classes "
                 "(set replace_g_loss: false to add it to the objective's loss)"),
             "techniques.feature_matching.layer": (
-                matching is not None and matching.layer != "features", "names a layer of the unconditional D (use layer: features)"),
+                matching is not None and matching.layer != "features",
+                "names a layer of the unconditional D (use layer: features)"),
             "model.g.input_dropout / input_noise": (
                 any(getattr(self.model.g, key, 0) for key in g_input), "would drop or blur the label's one-hot G is fed"),
         }
