@@ -193,6 +193,7 @@ def test_a_conditional_run_trains_resumes_exactly_and_samples_one_class(tmp_path
     # G's grid, like the real one, has a column per class: 10 images of 8 pixels and their borders
     grids = [Image.open(p) for p in sorted((straight / "samples").glob("*.png"))]
     assert {grid.size[0] for grid in grids} == {(2 + 10 * 10) * (256 // 102)}
+    assert "column k shows class k (0 to 9)" in (straight / "report.html").read_text()
 
 
 def test_label_accuracy_is_for_a_conditional_run_judged_by_its_own_data(tmp_path, cli):

@@ -22,6 +22,7 @@ from gankit.data import DataSource, ImageSource, make_source
 from gankit.errors import UserError, first_line
 from gankit.files import atomic_write_bytes, atomic_write_text, replace_folder
 from gankit.nets import build_nets
+from gankit.report import class_columns
 from gankit.run import RUN_MARKER, check_made_by, generate, is_run
 from gankit.tensors import tensors_under
 from gankit.train import checkpoint
@@ -104,8 +105,6 @@ def sample_run(
     samples = run.generate(n, seed, label)
     title = f"{run_dir.name}, step {run.step}, {n} samples" + ("" if label is None else f" of class {label}")
     if isinstance(run.source, ImageSource):
-        from gankit.report.probes import class_columns  # matplotlib loads only for pictures
-
         by_class = class_columns(run.cfg.model.label_classes) if label is None else None
         _write_images(out, samples, run.source, overwrite, by_class or max(1, round(n**0.5)))
     else:

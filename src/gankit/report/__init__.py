@@ -6,3 +6,12 @@ def spread_evenly(items: list, count: int) -> list:
     if len(items) <= count:
         return items
     return [items[round(i * (len(items) - 1) / (count - 1))] for i in range(count)]
+
+
+MAX_CLASS_COLUMNS = 20  # the most classes a grid of images gives a column each
+
+
+def class_columns(classes: int) -> int | None:
+    """The columns of a grid of a class-conditional G's samples, one per class (sample i is of
+    class i mod K), or None when there is no class (0) or more than fit a row."""
+    return classes if 2 <= classes <= MAX_CLASS_COLUMNS else None

@@ -11,8 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from gankit.files import atomic_write_text
-from gankit.report import plots, spread_evenly
+from gankit.report import class_columns, plots, spread_evenly
 
 SAMPLE_PANELS = 6
 
@@ -69,7 +71,8 @@ def write_report(run_dir: Path, status: str) -> Path:
         shown = spread_evenly(pictures, SAMPLE_PANELS)
         images = "".join(f"<figure><img src='samples/{p.name}' alt='{p.stem}'><figcaption>{p.stem}</figcaption></figure>"
                          for p in shown)
-        parts.append(f"<h2>Samples from fixed latent codes, over training</h2><div class='row'>{images}</div>")
+        parts.append(f"<h2>Samples from fixed latent codes, over training</h2>{_class_note(config)}"
+                     f"<div class='row'>{images}</div>")
     if (run_dir / "samples" / "real.png").exists():
         parts.append("<h2>Real images, for comparison</h2><div class='row'><figure>"
                      "<img src='samples/real.png' alt='real images'></figure></div>")
@@ -85,6 +88,18 @@ def write_report(run_dir: Path, status: str) -> Path:
     path = run_dir / "report.html"
     atomic_write_text(path, page)
     return path
+
+
+def _class_note(config: str) -> str:
+    """For a class-conditional run whose grids have a column per class, a line that says so."""
+    try:
+        classes = (yaml.safe_load(config).get("model") or {}).get("conditional") or {}
+    except (yaml.YAMLError, AttributeError):
+        return ""
+    columns = class_columns(classes.get("classes", 0)) if isinstance(classes, dict) else None
+    if columns is None:
+        return ""
+    return f"<p>Class-conditional: column k shows class k (0 to {columns - 1}), here and in the real images.</p>"
 
 
 def _table(rows: list[dict[str, Any]]) -> str:

@@ -22,7 +22,7 @@ from gankit.files import atomic_write_text
 from gankit.metrics.evaluator import Evaluator
 from gankit.metrics.modes import mode_coverage
 from gankit.nets.latent import evaluation_labels
-from gankit.report import plots, spread_evenly
+from gankit.report import class_columns, plots, spread_evenly
 from gankit.techniques.base import TechniqueSet
 
 
@@ -137,15 +137,6 @@ class Figure1Probe:
         atomic_write_text(self.json_path, json.dumps(self.snapshots))
         plots.figure1(self.png_path, spread_evenly(self.snapshots, self.panels))
         return ProbeResult(images={"figure1": self.png_path})
-
-
-MAX_CLASS_COLUMNS = 20  # the most classes a grid of images gives a column each
-
-
-def class_columns(classes: int) -> int | None:
-    """The columns of a grid of a class-conditional G's samples, one per class (sample i is of
-    class i mod K), or None when there is no class (0) or more than fit a row."""
-    return classes if 2 <= classes <= MAX_CLASS_COLUMNS else None
 
 
 class SampleGridProbe:
