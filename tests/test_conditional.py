@@ -52,6 +52,8 @@ def test_samples_to_look_at_are_of_every_class_in_turn_or_of_one():
     assert evaluation_labels(7, 3).tolist() == [0, 1, 2, 0, 1, 2, 0]
     assert evaluation_labels(4, 3, label=2).tolist() == [2, 2, 2, 2]
     assert evaluation_labels(4, 0) is None
+    with pytest.raises(ValueError, match="not one of this G's classes"):
+        evaluation_labels(4, 3, label=3)
 
 
 def test_the_projection_d_adds_the_label_s_embedding_times_d_s_features():
@@ -259,7 +261,8 @@ def test_what_cannot_condition_on_labels_is_refused_in_one_line(tmp_path, cli):
     assert "label's one-hot" in _refusal("mlp-digits", CONDITIONAL, "model.g.input_noise=0.1")
     assert "has no labels" in _refusal("dcgan-fashion", CONDITIONAL, "data={name: celeba}")
 
-    for classes, message in ((5, "has label 5: its labels must be 0-4"), (12, "no image of class 10, 11")):
+    for classes, message in ((5, "has label 5: its labels must be 0-4"), (12, "no image of class 10, 11:"),
+                             (10**9, "no image of class 10, 11, 12, 13, 14 and 999999985 more")):
         wrong = digits_args(f"model.conditional={{classes: {classes}}}")
         code, _, err = cli("train", "--preset", "dcgan-fashion", "--out", tmp_path / "wrong", *wrong)
         assert code == 2 and message in err, err

@@ -240,10 +240,13 @@ def test_a_checkpoint_of_before_versions_is_checked_by_the_fingerprint_it_record
 
 
 @pytest.mark.parametrize("preset, recorded", [
-    ("dcgan-fashion", {"92d49b3c849b947a", "8c1fc1c664058fd6"}), ("toy-ring8", {"1b27ff34599afc61", "648e9ec0318fe3fd"})])
+    ("dcgan-fashion", {"92d49b3c849b947a", "b4032aa57874e8b0", "2114d94e4afed58f", "8c1fc1c664058fd6"}),
+    ("toy-ring8", {"1b27ff34599afc61", "df18c3e6676a3c58", "564ddfaa48f53cef", "648e9ec0318fe3fd"}),
+])
 def test_checkpoints_of_the_gankits_with_fewer_version_2_settings_still_fit(preset, recorded):
     """The fingerprints that gankit recorded for these presets before the stabilisers (commit
-    cf5fb96's parent) and before conditioning (c7c7689), computed by those versions' code."""
+    cf5fb96's parent), at cf5fb96, at 1aab927 and before conditioning (c12a379 to c7c7689),
+    computed by those versions' code."""
     cfg = build_config(load_preset(preset))
     assert recorded | {cfg.fingerprint()} == cfg.fingerprints()
     for changed in ("model.pack=2", "model.d.spectral_norm=true", "model.conditional={classes: 10}"):

@@ -88,6 +88,8 @@ def run_eval(req: EvalRequest) -> dict[str, Any]:
         raise UserError(f"{req.source} trained on {run.cfg.data.name}, which is not images; image metrics need images")
 
     data_cfg = run.cfg.data if req.against is None else against_config(req.against, req.data_overrides, run)
+    if "label_accuracy" in (req.metrics or []):  # before any image is drawn or loaded
+        _check_labelled(req, run, data_cfg)
     reference = reference_from_data(data_cfg, run.source if run is not None and req.against is None else None)
 
     labels = None  # the class of each image, for a class-conditional run's (`evaluation_labels`)
@@ -100,8 +102,6 @@ def run_eval(req: EvalRequest) -> dict[str, Any]:
         fake = in_random_order(images, req.seed)[: req.n]
 
     metrics = req.metrics or (["modes"] if reference.stacked else list(default_metrics()))
-    if "label_accuracy" in metrics:
-        _check_labelled(req, run, data_cfg)
     if "is" in metrics and len(fake) < IS_SPLITS:
         more = "raise -n" if run is not None or len(images) > len(fake) else f"the folder holds only {len(images)}"
         raise UserError(f"the Inception Score (metric is) averages over {IS_SPLITS} splits of the generated images "

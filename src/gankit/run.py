@@ -165,9 +165,11 @@ def check_labels(model: ModelConfig, source: DataSource) -> None:
     if len(outside):
         raise UserError(f"model.conditional.classes={classes}, but the data set has label {int(outside[0])}: "
                         f"its labels must be 0-{classes - 1} (set model.conditional.classes to its count of classes)")
-    empty = [c for c, n in enumerate(torch.bincount(labels, minlength=classes).tolist()) if n == 0]
-    if empty:
-        shown = ", ".join(map(str, empty[:5])) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")
+    counts = torch.bincount(labels).tolist()  # up to the largest label; the classes above it have none
+    missing = counts.count(0) + classes - len(counts)
+    if missing:
+        empty = [c for c, n in enumerate(counts) if n == 0] + list(range(len(counts), min(classes, len(counts) + 5)))
+        shown = ", ".join(map(str, empty[:5])) + (f" and {missing - 5} more" if missing > 5 else "")
         raise UserError(f"model.conditional.classes={classes}, but the data set has no image of class {shown}: "
                         "G could not learn to draw it (use more of the data, or fewer classes)")
 

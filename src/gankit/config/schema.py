@@ -790,14 +790,14 @@ def _digest(values: dict[str, Any]) -> str:
 
 
 # The settings version 2 of config.yaml gained after it was first released, one entry per gankit
-# release that added some, in order, each setting with the default that is the math of the gankits
+# commit that added some, in order, each setting with the default that is the math of the gankits
 # before it. A run those gankits saved hashed its config without them (`RunConfig.fingerprints`).
 SETTINGS_ADDED_IN_VERSION_2: list[dict[str, Any]] = [
-    {  # the stabilisers (issue 25, 2026-12-07)
-        "model.g.spectral_norm": False, "model.d.spectral_norm": False, "model.pack": 1,
-        "techniques.diffaugment": None, "techniques.r1": None, "techniques.r2": None,
-    },
-    {"model.conditional": None},  # class-conditional GANs (issue 25, 2026-12-07)
+    {"model.g.spectral_norm": False, "model.d.spectral_norm": False,  # cf5fb96: the first stabilisers
+     "techniques.r1": None, "techniques.r2": None},
+    {"techniques.diffaugment": None},  # 1aab927
+    {"model.pack": 1},  # c12a379
+    {"model.conditional": None},  # class-conditional GANs
 ]
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Callable
 
 from torch import Tensor
 
+from gankit.metrics.classes import predicted_classes
 from gankit.metrics.features import FeatureExtractor, extract
 from gankit.metrics.fid import FeatureStats
 
@@ -38,3 +39,10 @@ class MetricInputs:
     @property
     def fake_logits(self) -> Tensor:
         return self._fake_extracted[1]
+
+    @functools.cached_property
+    def fake_classes(self) -> Tensor:
+        """The class the reference's classifier gives each of `fake` (on Stacked MNIST, the mode
+        its channels' digits name), classified once for every metric that reads it."""
+        assert self.classifier is not None, "only metrics that need CLASSES read them"
+        return predicted_classes(self.fake, self.classifier, self.reference.stacked)

@@ -31,5 +31,10 @@ def stacked_mnist_labels(images: Tensor, digits: FeatureExtractor) -> Tensor:
 
 def stacked_mnist_modes(images: Tensor, digits: FeatureExtractor) -> dict[str, float]:
     """{"modes": modes captured of 1,000, "kl": KL to uniform} of uint8 images N×3×H×W."""
-    counts = torch.bincount(stacked_mnist_labels(images, digits), minlength=MODES)
+    return stacked_coverage(stacked_mnist_labels(images, digits))
+
+
+def stacked_coverage(modes: Tensor) -> dict[str, float]:
+    """{"modes": modes captured of 1,000, "kl": KL to uniform} of the images of these `modes`."""
+    counts = torch.bincount(modes, minlength=MODES)
     return {"modes": float((counts > 0).sum()), "kl": kl_to_uniform(counts)}

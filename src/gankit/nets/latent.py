@@ -41,4 +41,6 @@ def evaluation_labels(n: int, classes: int, label: int | None = None) -> Tensor 
     unconditional G (`classes` 0)."""
     if not classes:
         return None
+    if label is not None and not 0 <= label < classes:
+        raise ValueError(f"class {label} is not one of this G's classes 0-{classes - 1}")
     return torch.full((n,), label) if label is not None else torch.arange(n) % classes

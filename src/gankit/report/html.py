@@ -91,12 +91,13 @@ def write_report(run_dir: Path, status: str) -> Path:
 
 
 def _class_note(config: str) -> str:
-    """For a class-conditional run whose grids have a column per class, a line that says so."""
+    """For a class-conditional run whose grids have a column per class, a line that says so. The
+    report is written whatever became of the run, so a config.yaml it cannot read gives no line."""
     try:
-        classes = (yaml.safe_load(config).get("model") or {}).get("conditional") or {}
-    except (yaml.YAMLError, AttributeError):
+        classes = yaml.safe_load(config)["model"]["conditional"]["classes"]
+    except Exception:  # a damaged or hand-edited file, of any shape: the note is only a caption
         return ""
-    columns = class_columns(classes.get("classes", 0)) if isinstance(classes, dict) else None
+    columns = class_columns(classes) if isinstance(classes, int) and not isinstance(classes, bool) else None
     if columns is None:
         return ""
     return f"<p>Class-conditional: column k shows class k (0 to {columns - 1}), here and in the real images.</p>"
