@@ -26,7 +26,7 @@ class ProjectionDiscriminator(nn.Module):
         if inner.classes != 1:
             raise ValueError("a projection D adds to one logit per example; this D gives several")
         self.inner = inner
-        self.embed = nn.Embedding(classes, inner.head_width)
+        self.embed = nn.Embedding(classes, inner.head.weight.shape[1])  # the width the head reads
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         f = self.inner.head_input(x)

@@ -78,14 +78,13 @@ class HeadedDiscriminator(nn.Module):
         )
         self.classes = classes
         width = feature_dim + (minibatch.kernels if minibatch else 0)
-        self.head_width = width
         self.head = WeightNormLinear(width, classes, learn_scale=True) if weight_norm else nn.Linear(width, classes)
 
     def features(self, x: Tensor) -> Tensor:
         raise NotImplementedError
 
     def head_input(self, x: Tensor) -> Tensor:
-        """What the head reads, N×head_width: the features, and minibatch discrimination's when D has it."""
+        """What the head reads: the features, and minibatch discrimination's when D has it."""
         f = self.features(x)
         return self.minibatch(f) if self.minibatch is not None else f
 
